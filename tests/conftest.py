@@ -1,0 +1,38 @@
+"""Shared fixtures: where the full MNIST lives for tests and CI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+def full_mnist_dir() -> Path | None:
+    """The full MNIST folder: $NNPARITY_DATA_DIR, else ../shared/data/mnist beside the repo."""
+    candidates = []
+    if os.environ.get("NNPARITY_DATA_DIR"):
+        candidates.append(Path(os.environ["NNPARITY_DATA_DIR"]))
+    candidates.append(REPO_ROOT.parent / "shared" / "data" / "mnist")
+    for c in candidates:
+        c = c if c.is_absolute() else (REPO_ROOT / c)
+        if all((c / f).exists() for f in _MNIST_FILES):
+            return c.resolve()
+    return None
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """Folder of the full MNIST; tests that claim full MNIST skip (with the reason) without it."""
+    d = full_mnist_dir()
+    if d is None:
+        pytest.skip("full MNIST not found: set NNPARITY_DATA_DIR or place it at ../shared/data/mnist")
+    return d
