@@ -1,0 +1,93 @@
+"""reference_numpy: the chapter on neural-network training, in pure NumPy (never imports torch).
+
+The book's names with correct, documented semantics; see each module's docstring for formulas.
+"""
+
+from .functions import (
+    CEE_DELTA,
+    binary_cross_entropy,
+    binary_cross_entropy_grad,
+    cross_entropy_error,
+    cross_entropy_error_grad,
+    log_softmax,
+    mean_absolute_error,
+    mean_absolute_error_grad,
+    mean_squared_error,
+    mean_squared_error_grad,
+    relu,
+    relu_grad,
+    sigmoid,
+    sigmoid_grad,
+    softmax,
+    softmax_backward,
+    softmax_cross_entropy,
+    softmax_cross_entropy_grad,
+    step_function,
+)
+from .gradient import (
+    METHODS,
+    PrecisionWarning,
+    convergence_order,
+    difference_errors,
+    gradient_descent,
+    numerical_diff,
+    numerical_gradient,
+)
+from .mnist import MnistSource, load_mnist, locate_mnist, read_idx
+from .networks import PARAM_NAMES, SimpleNet, TwoLayerNet, init_params
+from .optimizers import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
+from .plan import SAMPLING, TrainPlan
+from .training import EarlyStopping, TrainHistory, holdout_split, load_params, save_params, train
+
+__all__ = [
+    "AdaGrad",
+    "Adam",
+    "CEE_DELTA",
+    "EarlyStopping",
+    "METHODS",
+    "MnistSource",
+    "Momentum",
+    "Nesterov",
+    "OPTIMIZERS",
+    "Optimizer",
+    "PARAM_NAMES",
+    "PrecisionWarning",
+    "RMSprop",
+    "SAMPLING",
+    "SGD",
+    "SimpleNet",
+    "TrainHistory",
+    "TrainPlan",
+    "TwoLayerNet",
+    "binary_cross_entropy",
+    "binary_cross_entropy_grad",
+    "convergence_order",
+    "cross_entropy_error",
+    "cross_entropy_error_grad",
+    "difference_errors",
+    "gradient_descent",
+    "holdout_split",
+    "init_params",
+    "load_mnist",
+    "load_params",
+    "locate_mnist",
+    "log_softmax",
+    "mean_absolute_error",
+    "mean_absolute_error_grad",
+    "mean_squared_error",
+    "mean_squared_error_grad",
+    "numerical_diff",
+    "numerical_gradient",
+    "read_idx",
+    "relu",
+    "relu_grad",
+    "save_params",
+    "sigmoid",
+    "sigmoid_grad",
+    "softmax",
+    "softmax_backward",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_grad",
+    "step_function",
+    "train",
+]

@@ -42,7 +42,8 @@ def as_float_array(x: object, name: str, *, allow_int: bool = True) -> np.ndarra
     if arr.dtype.kind in "biu":
         if not allow_int:
             raise TypeError(
-                f"{name}: expected a floating-point array (float32 or float64), got {_describe(arr)}; "
+                f"{name}: expected a floating-point array (float32 or float64), "
+                f"got {_describe(arr)}; "
                 f"convert it first, e.g. {name}.astype(np.float64)"
             )
         return arr.astype(np.float64)
@@ -114,7 +115,7 @@ def check_targets(y_shape: tuple[int, ...], t: object, name: str = "t") -> tuple
         raise TypeError(f"{name}: expected integer labels or float targets, got {_describe(arr)}")
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected integer labels or float targets, got {_describe(arr)}")
-    if arr.shape == y_shape and len(y_shape) == 2 and n != 1 and k != 1:
+    if arr.shape == y_shape and k != 1:
         # An int array the shape of y is a one-hot matrix, not a label list.
         return arr.astype(np.float64), False
     valid_label_shapes = {(n,), (n, 1)} | ({()} if len(y_shape) == 1 else set())

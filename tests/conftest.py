@@ -34,5 +34,7 @@ def mnist_dir() -> Path:
     """Folder of the full MNIST; tests that claim full MNIST skip (with the reason) without it."""
     d = full_mnist_dir()
     if d is None:
-        pytest.skip("full MNIST not found: set NNPARITY_DATA_DIR or place it at ../shared/data/mnist")
+        pytest.skip(
+            "full MNIST not found: set NNPARITY_DATA_DIR or place it at ../shared/data/mnist"
+        )
     return d

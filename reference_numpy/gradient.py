@@ -1,0 +1,172 @@
+"""Numerical differentiation, gradients and gradient descent (the chapter's §4.3–4.4).
+
+Three difference schemes, with their Taylor error terms:
+
+* forward   (f(x+h) - f(x)) / h      = f'(x) + f''(x) h/2 + O(h²)   → order 1
+* backward  (f(x) - f(x-h)) / h      = f'(x) - f''(x) h/2 + O(h²)   → order 1
+* central   (f(x+h) - f(x-h)) / 2h   = f'(x) + f'''(x) h²/6 + O(h⁴) → order 2
+
+``convergence_order`` measures those orders from the slope of log(error) against log(h).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ._validate import as_float_array, check_choice, check_finite, check_positive
+
+__all__ = [
+    "METHODS",
+    "PrecisionWarning",
+    "numerical_diff",
+    "numerical_gradient",
+    "difference_errors",
+    "convergence_order",
+    "gradient_descent",
+]
+
+METHODS = ("central", "forward", "backward")
+
+
+class PrecisionWarning(RuntimeWarning):
+    """A numerical derivative is being taken in a precision where h = 1e-4 is too coarse."""
+
+
+def _difference(fp: float, f0: float, fm: float, h: float, method: str) -> float:
+    if method == "central":
+        return (fp - fm) / (2 * h)
+    if method == "forward":
+        return (fp - f0) / h
+    return (f0 - fm) / h
+
+
+def numerical_diff(
+    f: Callable[[float], float], x: float, h: float = 1e-4, method: str = "central"
+) -> float:
+    """f'(x) by a finite difference of step h (see the module docstring for the schemes).
+
+    On f(x) = 0.01x² + 0.1x the central difference gives f'(5) = 0.1999999999990898 and
+    f'(10) = 0.2999999999986347 (exact: 0.2 and 0.3; the gap is rounding in f, not truncation).
+    """
+    check_choice(method, "method", METHODS)
+    h = check_positive(h, "h")
+    fp = f(x + h) if method != "backward" else None
+    fm = f(x - h) if method != "forward" else None
+    f0 = f(x) if method != "central" else None
+    return _difference(fp, f0, fm, h, method)
+
+
+def numerical_gradient(
+    f: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    h: float = 1e-4,
+    method: str = "central",
+) -> np.ndarray:
+    """∂f/∂x_i for every element of an array of any shape, one element at a time.
+
+    ``f`` is called as ``f(x)`` with one element of ``x`` moved by ±h (in place, so a closure
+    that reads ``x`` sees the change, as the book's ``TwoLayerNet`` relies on).  Each element is
+    restored to its saved value, bit for bit, even if ``f`` raises.
+
+    Integer arrays are refused (the book's version returns ``zeros_like(x)`` and truncates x+h),
+    and float32 warns: its rounding (~1e-7 relative) divided by 2h = 2e-4 is ~1e-3 of absolute
+    error, often more than the gradient itself.
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(
+            f"x: expected a NumPy array (it is perturbed in place), got {type(x).__name__}"
+        )
+    as_float_array(x, "x", allow_int=False)
+    check_choice(method, "method", METHODS)
+    h = check_positive(h, "h")
+    if x.dtype != np.float64:
+        warnings.warn(
+            f"x: numerical_gradient on {x.dtype} with h={h:g}: rounding error is about "
+            f"{np.finfo(x.dtype).eps / h:.0e} of the gradient; use float64",
+            PrecisionWarning,
+            stacklevel=2,
+        )
+    grad = np.zeros(x.shape, dtype=np.float64)
+    f0 = float(f(x)) if method != "central" else None
+    for idx in np.ndindex(x.shape):
+        saved = x[idx].copy()
+        try:
+            fp = fm = None
+            if method != "backward":
+                x[idx] = saved + h
+                fp = float(f(x))
+            if method != "forward":
+                x[idx] = saved - h
+                fm = float(f(x))
+        finally:
+            x[idx] = saved
+        grad[idx] = _difference(fp, f0, fm, h, method)
+    return grad.astype(x.dtype, copy=False)
+
+
+def difference_errors(
+    f: Callable[[float], float],
+    x: float,
+    exact: float,
+    hs: Sequence[float],
+    method: str = "central",
+) -> np.ndarray:
+    """|numerical_diff(f, x, h, method) - exact| for each h in ``hs``."""
+    return np.array([abs(numerical_diff(f, x, h, method) - exact) for h in hs])
+
+
+def convergence_order(
+    f: Callable[[float], float],
+    x: float,
+    exact: float,
+    method: str = "central",
+    hs: Sequence[float] | None = None,
+) -> float:
+    """Empirical order p of a scheme: the slope of log|error| against log h (error ≈ C h^p).
+
+    The default steps, 1e-1 … 1e-3, keep truncation error far above float64 rounding for smooth
+    f with non-zero f'' and f''' (e.g. exp or sin).  On a quadratic the central scheme is exact
+    and the fit measures only rounding: choose f accordingly.
+    """
+    check_choice(method, "method", METHODS)
+    hs = np.geomspace(1e-1, 1e-3, 9) if hs is None else np.asarray(hs, dtype=np.float64)
+    if hs.ndim != 1 or hs.size < 2:
+        raise ValueError(f"hs: expected at least two step sizes, got {hs!r}")
+    errs = difference_errors(f, x, exact, hs, method)
+    if np.any(errs == 0):
+        raise ValueError(
+            f"hs: the {method} error is exactly 0 at some h, so no order can be fitted; "
+            "use a function whose truncation error is non-zero"
+        )
+    slope, _ = np.polyfit(np.log(hs), np.log(errs), 1)
+    return float(slope)
+
+
+def gradient_descent(
+    f: Callable[[np.ndarray], float],
+    init_x: np.ndarray,
+    lr: float = 0.01,
+    step_num: int = 100,
+    grad: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """x_{n+1} = x_n - lr ∇f(x_n), ``step_num`` times from a copy of ``init_x``.
+
+    Returns ``(x, path)`` where ``path[i]`` is the point before step i (shape (step_num, *x)).
+    ``init_x`` is not mutated (the book's version moves it).  ∇f is the central-difference
+    ``numerical_gradient`` unless an analytic ``grad`` is given.  From (-3, 4) on x0² + x1²:
+    lr 0.1 reaches about (-6.1e-10, 8.1e-10); lr 10 diverges; lr 1e-10 barely moves.
+    """
+    x = as_float_array(init_x, "init_x").astype(np.float64, copy=True)
+    check_finite(x, "init_x")
+    lr = check_positive(lr, "lr")
+    if isinstance(step_num, bool) or not isinstance(step_num, (int, np.integer)) or step_num < 0:
+        raise ValueError(f"step_num: expected a non-negative int, got {step_num!r}")
+    grad_fn = grad if grad is not None else (lambda p: numerical_gradient(f, p))
+    path = np.empty((step_num, *x.shape), dtype=np.float64)
+    for i in range(step_num):
+        path[i] = x
+        x -= lr * grad_fn(x)
+    return x, path

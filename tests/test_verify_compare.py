@@ -1,0 +1,251 @@
+"""Tests of verify.compare: the tolerance rule, non-finite handling, messages, series."""
+
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from verify.compare import (
+    Comparison,
+    ParityError,
+    Tolerance,
+    assert_parity,
+    compare_arrays,
+    compare_scalars_series,
+    relative_frobenius,
+    to_numpy,
+)
+
+TIGHT = Tolerance("float32-cpu", rtol=2e-5, atol=1e-7, justification="test fixture")
+# torch.testing.assert_close's defaults for float32, written out so torch is not needed here.
+TORCH_F32_DEFAULT = Tolerance(
+    "torch-default-float32", rtol=1.3e-6, atol=1e-5, justification="assert_close defaults"
+)
+
+
+# --------------------------------------------------------------------------- Tolerance
+
+
+def test_tolerance_requires_justification_and_sane_numbers():
+    with pytest.raises(ValueError, match="justification"):
+        Tolerance("float64", 1e-12, 1e-14, "")
+    with pytest.raises(ValueError, match="justification"):
+        Tolerance("float64", 1e-12, 1e-14, "   ")
+    with pytest.raises(ValueError, match="rtol"):
+        Tolerance("float64", -1.0, 0.0, "x")
+    with pytest.raises(ValueError, match="atol"):
+        Tolerance("float64", 0.0, math.inf, "x")
+    with pytest.raises(TypeError, match="rtol"):
+        Tolerance("float64", "1e-5", 0.0, "x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="name"):
+        Tolerance("", 0.0, 0.0, "x")
+    tol = Tolerance("float64", 1, 0, "measured")
+    assert isinstance(tol.rtol, float) and tol.describe() == "float64: rtol=1, atol=0"
+
+
+def test_rule_boundary_exactly_at_bound_passes_just_above_fails():
+    # Binary-exact numbers: allowed = 0.25 + 0.5 * 2 = 1.25, and 3.25 - 2 == 1.25 exactly.
+    tol = Tolerance("exact", rtol=0.5, atol=0.25, justification="boundary test")
+    assert compare_arrays("at", 3.25, 2.0, tol).passed
+    assert compare_arrays("below", 0.75, 2.0, tol).passed
+    above = np.nextafter(3.25, np.inf)
+    c = compare_arrays("above", above, 2.0, tol)
+    assert not c.passed and c.n_mismatched == 1 and c.worst_index == ()
+    # atol alone at e == 0
+    tol0 = Tolerance("atol-only", rtol=0.0, atol=0.125, justification="boundary test")
+    assert compare_arrays("z", [0.125, -0.125], [0.0, 0.0], tol0).passed
+    assert not compare_arrays("z", [np.nextafter(0.125, 1.0)], [0.0], tol0).passed
+
+
+def test_scaled_bias_gradient_shows_why_torch_defaults_are_not_enough():
+    """A bias gradient off by a factor (1 + 1e-4) - a real bug, e.g. a wrong batch size in a
+    mean - passes assert_close's float32 defaults because atol=1e-5 dwarfs values ~1e-3."""
+    rng = np.random.default_rng(0)
+    grad_b = rng.uniform(0.5e-3, 1.5e-3, size=50) * rng.choice([-1, 1], size=50)
+    buggy = grad_b * (1 + 1e-4)
+    strict = Tolerance("float64-grad", rtol=1e-5, atol=1e-9, justification="test fixture")
+    c = compare_arrays("grad b1", buggy, grad_b, strict)
+    assert not c.passed
+    assert c.n_mismatched == 50
+    assert "Mismatch in 'grad b1'" in c.message
+    lenient = compare_arrays("grad b1", buggy, grad_b, TORCH_F32_DEFAULT)
+    assert lenient.passed, lenient.message
+    # Even a 0.5% error passes the defaults at this scale: the absolute term does all the work.
+    assert compare_arrays("grad b1", grad_b * 1.005, grad_b, TORCH_F32_DEFAULT).passed
+
+
+def test_failure_message_layout_and_worst_k_order():
+    e = np.full((50, 4), 0.01)
+    a = e.copy()
+    a[12, 3] += 1.2e-4  # the worst by ratio
+    a[7, 1] += 5e-5
+    a[30, 0] += 1e-5
+    a[2, 2] += 1e-8  # within bound
+    c = compare_arrays("grad W1", a, e, TIGHT, k=5)
+    assert not c.passed and c.n_mismatched == 3 and c.n_total == 200
+    assert c.worst_index == (12, 3)
+    assert [w[0] for w in c.worst[:4]] == [(12, 3), (7, 1), (30, 0), (2, 2)]
+    ratios = [w[3] / w[4] for w in c.worst]
+    assert ratios == sorted(ratios, reverse=True)
+    lines = c.message.splitlines()
+    assert lines[0] == (
+        "Mismatch in 'grad W1' (tolerance class float32-cpu: rtol=2e-05, atol=1e-07):"
+    )
+    assert lines[1] == "  3 / 200 elements (1.5%) exceed |a-e| <= atol + rtol*|e|"
+    assert "greatest absolute difference: 1.20e-04 at index (12, 3) (allowed 3.00e-07)" in lines[2]
+    assert "greatest relative difference" in lines[3] and "(12, 3)" in lines[3]
+    assert "worst 3 (index: actual vs expected, |diff| / allowed):" in c.message
+    assert "    (12, 3): 0.01012 vs 0.01, 1.20e-04 / 3.00e-07" in lines
+    # only offenders are listed in the message, but Comparison.worst keeps k entries
+    assert "(2, 2):" not in c.message and len(c.worst) == 5
+
+
+def test_worst_k_ties_are_broken_by_position_and_k_zero():
+    e = np.ones(10)
+    a = e + 1.0  # every element equally bad
+    c = compare_arrays("ties", a, e, TIGHT, k=3)
+    assert [w[0] for w in c.worst] == [(0,), (1,), (2,)]
+    assert compare_arrays("none", a, e, TIGHT, k=0).worst == []
+    with pytest.raises(ValueError, match="k"):
+        compare_arrays("bad k", a, e, TIGHT, k=-1)
+
+
+def test_nan_on_one_side_fails_with_index():
+    e = np.zeros((3, 4))
+    a = e.copy()
+    a[1, 2] = np.nan
+    c = compare_arrays("grad W2", a, e, TIGHT)
+    assert not c.passed and c.n_mismatched == 1 and c.n_nonfinite_mismatched == 1
+    assert c.worst_index == (1, 2) and math.isinf(c.max_abs_err)
+    assert "NaN/Inf positions differ, first at index (1, 2)" in c.message
+    assert "(1, 2): nan vs 0" in c.message
+    # and the other way round
+    c2 = compare_arrays("grad W2", e, a, TIGHT)
+    assert not c2.passed and "index (1, 2)" in c2.message
+
+
+def test_matching_nonfinite_positions_pass_and_are_excluded():
+    e = np.array([1.0, np.nan, np.inf, -np.inf, 2.0])
+    a = np.array([1.0 + 1e-9, np.nan, np.inf, -np.inf, 2.0])
+    c = compare_arrays("with nan", a, e, TIGHT)
+    assert c.passed, c.message
+    assert math.isfinite(c.max_abs_err) and c.max_abs_err == pytest.approx(1e-9)
+
+
+def test_pos_inf_vs_neg_inf_fails():
+    c = compare_arrays("inf", [np.inf, 1.0], [-np.inf, 1.0], TIGHT)
+    assert not c.passed and c.worst_index == (0,)
+    assert "actual inf vs expected -inf" in c.message
+    assert c.worst[0][0] == (0,)  # listed first despite inf/inf
+
+
+def test_shape_mismatch_fails_with_both_shapes_no_broadcasting():
+    c = compare_arrays("grad b2", np.zeros(10), np.zeros((10, 1)), TIGHT)
+    assert not c.passed
+    assert "(10,)" in c.message and "(10, 1)" in c.message
+    assert "broadcast" in c.message
+    c0 = compare_arrays("scalar vs 1-elt", 1.0, [1.0], TIGHT)
+    assert not c0.passed and "()" in c0.message and "(1,)" in c0.message
+
+
+def test_scalars_python_floats_and_relative_error_at_zero():
+    c = compare_arrays("loss", 2.302585, 2.302585, TIGHT)
+    assert c.passed and c.worst_index == () and c.n_total == 1
+    z = compare_arrays("z", [0.0, 1e-3], [0.0, 0.0], TIGHT)
+    assert not z.passed and math.isinf(z.max_rel_err) and "expected is 0 there" in z.message
+    ok = compare_arrays("zz", [0.0], [0.0], TIGHT)
+    assert ok.passed and ok.max_rel_err == 0.0
+    empty = compare_arrays("empty", np.zeros((0, 3)), np.zeros((0, 3)), TIGHT)
+    assert empty.passed and empty.n_total == 0
+
+
+def test_integer_bool_input_and_duck_typed_tensor():
+    class FakeTensor:
+        """Quacks like a torch tensor without importing torch."""
+
+        def __init__(self, arr):
+            self.arr = np.asarray(arr, dtype=np.float32)
+
+        def detach(self):
+            return self
+
+        def cpu(self):
+            return self
+
+        def numpy(self):
+            return self.arr
+
+    c = compare_arrays("t", FakeTensor([1.0, 2.0]), np.array([1, 2]), TIGHT)
+    assert c.passed
+    assert to_numpy(FakeTensor([1.5])).dtype == np.float64
+    with pytest.raises(TypeError, match="actual"):
+        compare_arrays("c", np.array([1j]), np.array([1.0]), TIGHT)
+    with pytest.raises(TypeError, match="tol"):
+        compare_arrays("x", 1.0, 1.0, (1e-5, 1e-8))  # type: ignore[arg-type]
+
+
+def test_series_first_divergence():
+    e = np.linspace(2.3, 0.2, 100)
+    a = e.copy()
+    a[41:] += 1e-3
+    c = compare_scalars_series("train loss", a, e, TIGHT)
+    assert not c.passed and c.first_divergence == 41
+    assert "first divergence at step 41" in c.message
+    same = compare_scalars_series("train loss", e, e.copy(), TIGHT)
+    assert same.passed and same.first_divergence is None
+    nan_c = compare_scalars_series("loss", np.r_[e[:10], np.nan], np.r_[e[:10], 0.1], TIGHT)
+    assert nan_c.first_divergence == 10
+
+
+def test_series_length_mismatch_and_ndim():
+    e = np.linspace(1, 0, 20)
+    c = compare_scalars_series("loss", e[:15], e, TIGHT)
+    assert not c.passed and c.first_divergence == 15 and "(15,)" in c.message
+    a = e[:15].copy()
+    a[3] += 1
+    assert compare_scalars_series("loss", a, e, TIGHT).first_divergence == 3
+    with pytest.raises(ValueError, match="1-D"):
+        compare_scalars_series("loss", np.zeros((2, 2)), np.zeros((2, 2)), TIGHT)
+
+
+def test_relative_frobenius():
+    e = np.array([[3.0, 0.0], [0.0, 4.0]])
+    assert relative_frobenius(e, e) == 0.0
+    assert relative_frobenius(e * 1.1, e) == pytest.approx(0.1)
+    assert relative_frobenius(np.zeros(3), np.zeros(3)) == 0.0
+    assert relative_frobenius(np.ones(3), np.zeros(3)) == math.inf
+    with pytest.raises(ValueError, match="shape"):
+        relative_frobenius(np.zeros(3), np.zeros(4))
+
+
+def test_assert_parity_raises_parity_error_with_message():
+    assert isinstance(assert_parity([1.0], [1.0], TIGHT), Comparison)
+    with pytest.raises(ParityError) as info:
+        assert_parity([1.0, 2.0], [1.0, 2.1], TIGHT, name="weights")
+    assert isinstance(info.value, AssertionError)
+    assert "Mismatch in 'weights'" in str(info.value)
+    assert info.value.comparison.worst_index == (1,)
+
+
+def test_to_dict_is_plain_python():
+    c = compare_arrays("x", np.array([[1.0, np.nan]]), np.array([[1.0, 2.0]]), TIGHT)
+    d = c.to_dict()
+    assert d["worst_index"] == [0, 1] and d["tolerance"]["name"] == "float32-cpu"
+    assert isinstance(d["worst"][0]["index"], list)
+
+
+def test_reporting_modules_do_not_import_torch_at_module_level():
+    root = Path(__file__).resolve().parents[1] / "verify"
+    for name in ("compare.py", "report.py", "plots.py"):
+        tree = ast.parse((root / name).read_text())
+        for node in tree.body:
+            mods = []
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                mods = [node.module or ""]
+            assert not any(m.split(".")[0] == "torch" for m in mods), (name, mods)

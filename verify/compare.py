@@ -1,0 +1,486 @@
+"""Compare two results element by element under a named, justified tolerance.
+
+This module is framework independent: it never imports torch.  A torch tensor (or anything
+else with ``.detach().cpu().numpy()``) is converted by duck typing, so the NumPy reference,
+the PyTorch reference and plain Python floats can all be compared with one rule.
+
+The rule is the one ``torch.testing.assert_close`` uses, applied elementwise::
+
+    |actual - expected| <= atol + rtol * |expected|
+
+with two additions that matter for parity work:
+
+* NaN and +/-Inf positions must match exactly.  A NaN on one side only, or +Inf against -Inf,
+  is a mismatch reported with its index; non-finite values that match are excluded from the
+  numeric error (they are equal, but ``inf - inf`` would poison the statistics).
+* Shapes must match exactly.  Nothing is broadcast: a ``(N,)`` gradient compared with a
+  ``(N, 1)`` one is a bug, not a pass.
+
+Every comparison is made in float64 whatever the input dtypes, so the comparison itself adds no
+rounding error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Tolerance",
+    "Comparison",
+    "ParityError",
+    "to_numpy",
+    "compare_arrays",
+    "compare_scalars_series",
+    "relative_frobenius",
+    "assert_parity",
+    "format_index",
+]
+
+#: One worst element: ``(index, actual, expected, abs_err, allowed)``.
+WorstEntry = tuple[tuple[int, ...], float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A tolerance class: how close two results must be, and the measurement that says why.
+
+    ``name`` names the class (``"float64"``, ``"float32-cpu"``, ``"float32-cuda"``, ``"tf32"``);
+    ``justification`` records the measurement the numbers come from (e.g. "max observed error
+    over 20 seeds was 3.1e-7; bound set at 30x that").  A tolerance with no justification is a
+    guess, so an empty one is refused.
+    """
+
+    name: str
+    rtol: float
+    atol: float
+    justification: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"name: expected a non-empty tolerance class name, got {self.name!r}")
+        for arg in ("rtol", "atol"):
+            value = getattr(self, arg)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+                raise TypeError(f"{arg}: expected a real number, got {type(value).__name__}")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{arg}: expected a finite number >= 0, got {value!r}")
+            object.__setattr__(self, arg, float(value))
+        if not isinstance(self.justification, str) or not self.justification.strip():
+            raise ValueError(
+                f"justification: expected the measurement that justifies tolerance class "
+                f"{self.name!r}, got {self.justification!r}"
+            )
+
+    def allowed(self, expected: np.ndarray | float) -> np.ndarray:
+        """The largest permitted ``|actual - expected|`` at each element: ``atol + rtol*|e|``."""
+        return self.atol + self.rtol * np.abs(np.asarray(expected, dtype=np.float64))
+
+    def describe(self) -> str:
+        """``"float32-cpu: rtol=2e-05, atol=1e-07"`` - the form used in every message."""
+        return f"{self.name}: rtol={self.rtol:g}, atol={self.atol:g}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Comparison:
+    """The outcome of one comparison, with enough detail to locate the divergence.
+
+    ``max_abs_err`` / ``max_rel_err`` are taken over elements where both sides are finite, and
+    are ``inf`` when NaN/Inf positions differ (the error there is unbounded).  ``worst_index``
+    is the index of the greatest absolute difference (a NaN/Inf mismatch wins), ``worst_rel_index``
+    that of the greatest relative difference.  ``worst`` lists the ``k`` elements with the largest
+    ratio ``abs_err / allowed`` - the ones closest to (or furthest past) the bound.
+    ``first_divergence`` is set by :func:`compare_scalars_series`: the first index over the bound.
+    """
+
+    name: str
+    passed: bool
+    max_abs_err: float
+    max_rel_err: float
+    worst_index: tuple[int, ...]
+    n_mismatched: int
+    n_total: int
+    tolerance: Tolerance
+    worst: list[WorstEntry] = field(default_factory=list)
+    message: str = ""
+    first_divergence: int | None = None
+    worst_rel_index: tuple[int, ...] = ()
+    n_nonfinite_mismatched: int = 0
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python types only (lists for tuples); floats may be non-finite."""
+        return {
+            "name": self.name,
+            "passed": bool(self.passed),
+            "max_abs_err": float(self.max_abs_err),
+            "max_rel_err": float(self.max_rel_err),
+            "worst_index": list(self.worst_index),
+            "worst_rel_index": list(self.worst_rel_index),
+            "n_mismatched": int(self.n_mismatched),
+            "n_nonfinite_mismatched": int(self.n_nonfinite_mismatched),
+            "n_total": int(self.n_total),
+            "first_divergence": self.first_divergence,
+            "tolerance": self.tolerance.to_dict(),
+            "worst": [
+                {
+                    "index": list(idx),
+                    "actual": float(a),
+                    "expected": float(e),
+                    "abs_err": float(d),
+                    "allowed": float(al),
+                }
+                for idx, a, e, d, al in self.worst
+            ],
+            "message": self.message,
+        }
+
+
+class ParityError(AssertionError):
+    """Two results disagree beyond their tolerance; ``.comparison`` holds the details."""
+
+    def __init__(self, comparison: Comparison) -> None:
+        super().__init__(comparison.message)
+        self.comparison = comparison
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def to_numpy(x: object, name: str = "value") -> np.ndarray:
+    """Return ``x`` as a float64 ndarray.
+
+    Torch tensors are recognised by duck typing (``.detach().cpu().numpy()``), so this module
+    works without torch installed; a dtype NumPy cannot hold (bfloat16) is widened with
+    ``.float()`` first.  Booleans and integers become float64; complex and object input is
+    refused because the tolerance rule is defined for reals only.
+    """
+    if hasattr(x, "detach") and callable(x.detach):
+        t = x.detach().cpu()
+        try:
+            x = t.numpy()
+        except TypeError:  # e.g. bfloat16 has no NumPy dtype
+            x = t.float().numpy()
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected an array-like of real numbers, got {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name}: expected real numbers (bool, int or float), got dtype {arr.dtype} "
+            f"(shape {arr.shape})"
+        )
+    return arr.astype(np.float64, copy=False)
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def format_index(index: tuple[int, ...]) -> str:
+    """``(12, 3)``; ``(5,)`` for 1-D; ``()`` for a scalar."""
+    if len(index) == 1:
+        return f"({index[0]},)"
+    return "(" + ", ".join(str(i) for i in index) + ")"
+
+
+def _fmt_err(x: float) -> str:
+    """Errors and bounds: three significant digits in scientific notation; 0 stays ``0``."""
+    if x == 0:
+        return "0"
+    if not math.isfinite(x):
+        return str(x)
+    return f"{x:.2e}"
+
+
+def _fmt_pair(a: float, e: float) -> tuple[str, str]:
+    """Format two values with just enough significant digits that they read as different."""
+    for digits in (4, 6, 8, 10, 12, 14, 17):
+        sa, se = f"{a:.{digits}g}", f"{e:.{digits}g}"
+        if sa != se or a == e or (math.isnan(a) and math.isnan(e)):
+            return sa, se
+    return repr(a), repr(e)
+
+
+def _fmt_pct(n: int, total: int) -> str:
+    pct = 100.0 * n / total if total else 0.0
+    return f"{pct:.1f}" if pct >= 10 else f"{pct:.2g}"
+
+
+# --------------------------------------------------------------------------- core
+
+
+@dataclass
+class _Elementwise:
+    """Per-element arrays shared by the array and series comparisons (all flattened)."""
+
+    a: np.ndarray
+    e: np.ndarray
+    abs_err: np.ndarray  # 0 on matching non-finite, inf on non-finite mismatch
+    allowed: np.ndarray  # 0 where e is non-finite: it must be matched exactly
+    rel_err: np.ndarray  # 0 where not numerically compared
+    finite: np.ndarray  # both finite
+    nonfinite_bad: np.ndarray  # NaN/Inf positions differ
+    bad: np.ndarray  # any mismatch
+
+
+def _elementwise(a: np.ndarray, e: np.ndarray, tol: Tolerance) -> _Elementwise:
+    a, e = a.ravel(), e.ravel()
+    finite = np.isfinite(a) & np.isfinite(e)
+    nonfinite_bad = (
+        (np.isnan(a) != np.isnan(e))
+        | (np.isposinf(a) != np.isposinf(e))
+        | (np.isneginf(a) != np.isneginf(e))
+    )
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        diff = np.where(finite, np.abs(a - e), 0.0)
+        abs_e = np.where(finite, np.abs(e), 0.0)
+        allowed = np.where(np.isfinite(e), tol.atol + tol.rtol * np.abs(e), 0.0)  # exact
+        rel = np.where(abs_e > 0, diff / np.where(abs_e > 0, abs_e, 1.0), 0.0)
+    rel = np.where(finite & (abs_e == 0) & (diff > 0), np.inf, rel)
+    abs_err = np.where(nonfinite_bad, np.inf, diff)
+    bad = nonfinite_bad | (finite & (diff > allowed))
+    return _Elementwise(a, e, abs_err, allowed, rel, finite, nonfinite_bad, bad)
+
+
+def _worst_k(ew: _Elementwise, shape: tuple[int, ...], k: int) -> list[WorstEntry]:
+    """The ``k`` elements with the largest ``abs_err / allowed``, ties broken by position.
+
+    Uses a partition rather than a full sort, so it stays linear on a whole-dataset comparison.
+    """
+    if k <= 0:
+        return []
+    considered = np.flatnonzero(ew.finite | ew.nonfinite_bad)
+    if considered.size == 0:
+        return []
+    d, al = ew.abs_err[considered], ew.allowed[considered]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(al > 0, d / np.where(al > 0, al, 1.0), np.where(d > 0, np.inf, 0.0))
+    ratio = np.where(ew.nonfinite_bad[considered], np.inf, ratio)  # inf/inf would give NaN
+    if considered.size > k:
+        threshold = np.partition(ratio, considered.size - k)[considered.size - k]
+        above = np.flatnonzero(ratio > threshold)
+        ties = np.flatnonzero(ratio == threshold)[: k - above.size]
+        pick = np.concatenate([above, ties])
+    else:
+        pick = np.arange(considered.size)
+    pick = pick[np.lexsort((considered[pick], -ratio[pick]))][:k]
+    out: list[WorstEntry] = []
+    for p in pick:
+        flat = int(considered[p])
+        idx = tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+        out.append((idx, float(ew.a[flat]), float(ew.e[flat]), float(d[p]), float(al[p])))
+    return out
+
+
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+
+
+def _shape_mismatch(
+    name: str, a: np.ndarray, e: np.ndarray, tol: Tolerance, extra: str = ""
+) -> Comparison:
+    msg = (
+        f"Shape mismatch in {name!r} (tolerance class {tol.name}: rtol={tol.rtol:g}, "
+        f"atol={tol.atol:g}):\n  actual has shape {a.shape} but expected has shape {e.shape} "
+        f"(shapes must match exactly; nothing is broadcast){extra}"
+    )
+    return Comparison(
+        name=name,
+        passed=False,
+        max_abs_err=math.inf,
+        max_rel_err=math.inf,
+        worst_index=(),
+        n_mismatched=max(a.size, e.size),
+        n_total=max(a.size, e.size),
+        tolerance=tol,
+        message=msg,
+    )
+
+
+def _check_args(name: object, tol: object, k: int) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a str, got {type(name).__name__}")
+    if not isinstance(tol, Tolerance):
+        raise TypeError(f"tol: expected a Tolerance, got {type(tol).__name__}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ValueError(f"k: expected an int >= 0, got {k!r}")
+
+
+def _argmax_finite(values: np.ndarray, finite: np.ndarray) -> int:
+    """Flat index of the largest value among finite pairs (first on ties), -1 if none."""
+    return int(np.argmax(np.where(finite, values, -1.0))) if finite.any() else -1
+
+
+def _build(
+    name: str,
+    ew: _Elementwise,
+    shape: tuple[int, ...],
+    tol: Tolerance,
+    k: int,
+    first_divergence: int | None = None,
+) -> Comparison:
+    n_bad = int(np.count_nonzero(ew.bad))
+    n_nf = int(np.count_nonzero(ew.nonfinite_bad))
+    abs_flat = _argmax_finite(ew.abs_err, ew.finite)
+    rel_flat = _argmax_finite(ew.rel_err, ew.finite)
+    worst_index = _unravel(abs_flat, shape) if abs_flat >= 0 else ()
+    worst_rel_index = _unravel(rel_flat, shape) if rel_flat >= 0 else ()
+    if n_nf:
+        worst_index = worst_rel_index = _unravel(int(np.flatnonzero(ew.nonfinite_bad)[0]), shape)
+    comp = Comparison(
+        name=name,
+        passed=n_bad == 0,
+        max_abs_err=math.inf if n_nf else (float(ew.abs_err[abs_flat]) if abs_flat >= 0 else 0.0),
+        max_rel_err=math.inf if n_nf else (float(ew.rel_err[rel_flat]) if rel_flat >= 0 else 0.0),
+        worst_index=worst_index,
+        n_mismatched=n_bad,
+        n_total=int(ew.a.size),
+        tolerance=tol,
+        worst=_worst_k(ew, shape, k),
+        first_divergence=first_divergence,
+        worst_rel_index=worst_rel_index,
+        n_nonfinite_mismatched=n_nf,
+    )
+    comp.message = _message(comp, ew, shape)
+    return comp
+
+
+def _message(c: Comparison, ew: _Elementwise, shape: tuple[int, ...]) -> str:
+    """The failure (or success) message; modeled on torch.testing.assert_close, plus worst-k."""
+    tol = c.tolerance
+    head = f"tolerance class {tol.name}: rtol={tol.rtol:g}, atol={tol.atol:g}"
+    if c.n_total == 0:
+        return f"{c.name!r} matches ({head}): both are empty, shape {shape}"
+    lines: list[str] = []
+    if c.passed:
+        lines.append(f"{c.name!r} matches ({head}): all {c.n_total} element(s) within bound")
+    else:
+        lines.append(f"Mismatch in {c.name!r} ({head}):")
+        lines.append(
+            f"  {c.n_mismatched} / {c.n_total} elements ({_fmt_pct(c.n_mismatched, c.n_total)}%) "
+            f"exceed |a-e| <= atol + rtol*|e|"
+        )
+    if c.n_nonfinite_mismatched:
+        first = int(np.flatnonzero(ew.nonfinite_bad)[0])
+        lines.append(
+            f"  {c.n_nonfinite_mismatched} element(s) where NaN/Inf positions differ, first at "
+            f"index {format_index(_unravel(first, shape))}: actual {float(ew.a[first])!r} "
+            f"vs expected {float(ew.e[first])!r}"
+        )
+    abs_flat = _argmax_finite(ew.abs_err, ew.finite)
+    if abs_flat >= 0:
+        rel_flat = _argmax_finite(ew.rel_err, ew.finite)
+        max_rel = float(ew.rel_err[rel_flat])
+        scope = " among finite elements" if c.n_nonfinite_mismatched else ""
+        lines.append(
+            f"  greatest absolute difference{scope}: {_fmt_err(float(ew.abs_err[abs_flat]))} "
+            f"at index {format_index(_unravel(abs_flat, shape))} "
+            f"(allowed {_fmt_err(float(ew.allowed[abs_flat]))})"
+        )
+        rel_note = " (expected is 0 there)" if math.isinf(max_rel) else ""
+        lines.append(
+            f"  greatest relative difference{scope}: {_fmt_err(max_rel)} at index "
+            f"{format_index(_unravel(rel_flat, shape))}{rel_note}"
+        )
+    if c.first_divergence is not None:
+        f = c.first_divergence
+        sa, se = _fmt_pair(float(ew.a[f]), float(ew.e[f]))
+        lines.append(
+            f"  first divergence at step {f}: {sa} vs {se}, "
+            f"{_fmt_err(float(ew.abs_err[f]))} / {_fmt_err(float(ew.allowed[f]))}"
+        )
+    over = [w for w in c.worst if not w[3] <= w[4]]  # only the offenders, worst first
+    if over and not c.passed:
+        lines.append(f"  worst {len(over)} (index: actual vs expected, |diff| / allowed):")
+        for idx, a, e, d, al in over:
+            sa, se = _fmt_pair(a, e)
+            lines.append(f"    {format_index(idx)}: {sa} vs {se}, {_fmt_err(d)} / {_fmt_err(al)}")
+    return "\n".join(lines)
+
+
+def compare_arrays(
+    name: str, actual: object, expected: object, tol: Tolerance, *, k: int = 5
+) -> Comparison:
+    """Compare ``actual`` with ``expected`` elementwise under ``tol``.
+
+    Shapes must be identical (a mismatch gives a failing Comparison, nothing is broadcast).
+    NaN/+Inf/-Inf must occur at the same positions; elsewhere ``|a-e| <= atol + rtol*|e|``.
+    The relative error is ``|a-e| / |e|`` where ``|e| > 0``; where ``e == 0`` it is ``0`` if
+    ``a == 0`` and ``inf`` otherwise (no floor is added, so a tiny ``e`` shows a large relative
+    error honestly; the pass/fail rule uses ``atol`` for that case).  0-d arrays and Python
+    floats are accepted; ``worst_index`` is then ``()``.
+    """
+    _check_args(name, tol, k)
+    a, e = to_numpy(actual, "actual"), to_numpy(expected, "expected")
+    if a.shape != e.shape:
+        return _shape_mismatch(name, a, e, tol)
+    return _build(name, _elementwise(a, e, tol), a.shape, tol, k)
+
+
+def compare_scalars_series(
+    name: str, actual: object, expected: object, tol: Tolerance, *, k: int = 5
+) -> Comparison:
+    """Compare two 1-D curves (a loss or accuracy history) and find where they first part.
+
+    ``first_divergence`` is the first index whose element is over the bound (or whose NaN/Inf
+    differs), ``None`` when the curves agree.  When the lengths differ the comparison fails and
+    ``first_divergence`` is the first mismatch within the common prefix, else the prefix length
+    (the step at which one run stopped and the other went on).
+    """
+    _check_args(name, tol, k)
+    a, e = to_numpy(actual, "actual"), to_numpy(expected, "expected")
+    for arg, arr in (("actual", a), ("expected", e)):
+        if arr.ndim != 1:
+            raise ValueError(f"{arg}: expected a 1-D series, got shape {arr.shape}")
+    n = min(a.size, e.size)
+    ew = _elementwise(a[:n], e[:n], tol)
+    bad = np.flatnonzero(ew.bad)
+    first = int(bad[0]) if bad.size else None
+    if a.shape != e.shape:
+        first = first if first is not None else n
+        comp = _shape_mismatch(
+            name, a, e, tol, extra=f"\n  the series have different lengths; first divergence "
+            f"at step {first}"
+        )
+        comp.first_divergence = first
+        return comp
+    return _build(name, ew, a.shape, tol, k, first_divergence=first)
+
+
+def relative_frobenius(a: object, e: object) -> float:
+    """``||a - e||_F / ||e||_F``: one number for "how far apart", scale free.
+
+    Returns 0 when both are all zeros and ``inf`` when only ``e`` is.  Shapes must match.
+    Non-finite input gives ``nan``/``inf`` as the arithmetic does; use :func:`compare_arrays`
+    to locate such elements.
+    """
+    x, y = to_numpy(a, "a"), to_numpy(e, "e")
+    if x.shape != y.shape:
+        raise ValueError(f"a: expected the shape of e {y.shape}, got shape {x.shape}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        num = float(np.linalg.norm((x - y).ravel()))
+        den = float(np.linalg.norm(y.ravel()))
+    if den == 0:
+        return 0.0 if num == 0 else math.inf
+    return num / den
+
+
+def assert_parity(
+    actual: object, expected: object, tol: Tolerance, name: str = "value", *, k: int = 5
+) -> Comparison:
+    """Compare like :func:`compare_arrays`; raise :class:`ParityError` on failure.
+
+    Returns the (passing) Comparison so a caller can log the margins it passed with.
+    """
+    comp = compare_arrays(name, actual, expected, tol, k=k)
+    if not comp.passed:
+        raise ParityError(comp)
+    return comp
