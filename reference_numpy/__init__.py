@@ -37,6 +37,7 @@ from .mnist import MnistSource, load_mnist, locate_mnist, read_idx
 from .networks import PARAM_NAMES, SimpleNet, TwoLayerNet, init_params
 from .optimizers import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
 from .plan import SAMPLING, TrainPlan
+from .plotting import plot_history
 from .training import EarlyStopping, TrainHistory, holdout_split, load_params, save_params, train
 
 __all__ = [
@@ -78,6 +79,7 @@ __all__ = [
     "mean_squared_error_grad",
     "numerical_diff",
     "numerical_gradient",
+    "plot_history",
     "read_idx",
     "relu",
     "relu_grad",

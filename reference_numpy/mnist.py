@@ -389,6 +389,8 @@ def _missing(directory: Path) -> list[str]:
 
 
 def _source(kind: str, directory: Path, origin: str) -> MnistSource:
+    if directory.resolve() == SUBSET_DIR:
+        kind = "subset"  # data_dir may name the bundled folder itself: it is still the subset
     return MnistSource(
         kind=kind,
         directory=directory,

@@ -249,3 +249,31 @@ def test_reporting_modules_do_not_import_torch_at_module_level():
             elif isinstance(node, ast.ImportFrom):
                 mods = [node.module or ""]
             assert not any(m.split(".")[0] == "torch" for m in mods), (name, mods)
+
+
+def test_chunked_scan_matches_single_pass(monkeypatch):
+    """Chunk boundaries must not change any result: counts, firsts, maxima, worst-k, ties."""
+    import verify.compare as vc
+
+    rng = np.random.default_rng(1)
+    e = rng.normal(size=(7, 11))
+    a = e + rng.normal(scale=1e-5, size=e.shape)
+    a[0, 5] = a[6, 5] = np.nan
+    e[6, 5] = np.nan  # matching NaN: excluded
+    a[3, 3] = np.inf
+    e[2, :], a[2, :] = 0.5, 1.5  # a row of exact ties in abs_err / allowed
+    e[4, 4] = 0.0
+    a[4, 4] = 1e-3
+    single = compare_arrays("x", a, e, TIGHT, k=7)
+    assert [w[0] for w in single.worst[2:7]] == [(2, i) for i in range(5)]
+    for chunk in (1, 3, 5, 16):
+        monkeypatch.setattr(vc, "_CHUNK", chunk)
+        chunked = compare_arrays("x", a, e, TIGHT, k=7)
+        assert repr(chunked) == repr(single), chunk  # repr: NaN != NaN under ==
+    assert (
+        single.n_mismatched
+        == int(np.count_nonzero(~(np.abs(a - e) <= TIGHT.atol + TIGHT.rtol * np.abs(e)))) - 1
+    )  # the matching NaN pair is not a mismatch
+    series = np.r_[np.zeros(10), 1.0, np.zeros(5)]
+    monkeypatch.setattr(vc, "_CHUNK", 4)
+    assert compare_scalars_series("s", series, np.zeros(16), TIGHT).first_divergence == 10

@@ -43,15 +43,34 @@ def _report() -> Report:
     drift = loss.copy()
     drift[41:] += 1e-6
     series = compare_scalars_series("train loss", drift, loss, TOL)
-    r = Report(environment={"numpy": np.__version__, "device": "cpu", "threads": 4,
-                            "weird": [math.inf, np.float32(1.5)]})
-    r.add(CheckResult.from_comparison(ok, "gradients", seconds=0.01,
-                                      details={"array": np.arange(3), "ratio": math.nan}))
+    r = Report(
+        environment={
+            "numpy": np.__version__,
+            "device": "cpu",
+            "threads": 4,
+            "weird": [math.inf, np.float32(1.5)],
+        }
+    )
+    r.add(
+        CheckResult.from_comparison(
+            ok, "gradients", seconds=0.01, details={"array": np.arange(3), "ratio": math.nan}
+        )
+    )
     r.add(CheckResult.from_comparison(bad_nan, "gradients", seconds=0.02))
-    r.add(CheckResult.from_comparison(series, "training", seconds=1.5,
-                                      where="step 41, train loss"))
-    r.add(CheckResult(name="seed replay", group="seeds", passed=True, max_abs_err=0.0,
-                      max_rel_err=0.0, where="", tolerance_class="exact", rtol=0.0, atol=0.0))
+    r.add(CheckResult.from_comparison(series, "training", seconds=1.5, where="step 41, train loss"))
+    r.add(
+        CheckResult(
+            name="seed replay",
+            group="seeds",
+            passed=True,
+            max_abs_err=0.0,
+            max_rel_err=0.0,
+            where="",
+            tolerance_class="exact",
+            rtol=0.0,
+            atol=0.0,
+        )
+    )
     return r
 
 
@@ -108,8 +127,10 @@ def test_encode_decode_float():
         (lambda d: d["checks"][0].pop("rtol"), "checks[0].rtol"),
         (lambda d: d["checks"][1].__setitem__("max_abs_err", math.inf), "checks[1].max_abs_err"),
         (lambda d: d["checks"][0].__setitem__("passed", "yes"), "checks[0].passed"),
-        (lambda d: d["checks"][0].__setitem__("first_divergence_step", 1.5),
-         "checks[0].first_divergence_step"),
+        (
+            lambda d: d["checks"][0].__setitem__("first_divergence_step", 1.5),
+            "checks[0].first_divergence_step",
+        ),
         (lambda d: d["checks"][0].__setitem__("extra", 1), "checks[0].extra"),
         (lambda d: d.__setitem__("schema_version", "2.0"), "schema_version"),
         (lambda d: d["summary"].__setitem__("failed", 0), "summary.failed"),
@@ -174,6 +195,7 @@ def test_markdown_contains_tables(tmp_path):
     assert text.startswith("# ")
     assert "FAIL: 2 of 4 checks passed" in text
     assert "| key | value |" in text and "| device | cpu |" in text
+    assert '| weird | ["inf", 1.5] |' in text
     assert "| check | verdict | worst abs | worst rel | where | tolerance |" in text
     assert "| gradients/grad b2 | **FAIL** | inf | inf | index (2, 1) |" in text
     assert "float64 (rtol=1e-10, atol=1e-12)" in text
@@ -188,10 +210,10 @@ def test_terminal_table_aligned_with_summary():
     lines = out.splitlines()
     assert lines[-1] == "2 passed, 2 failed"
     header = lines[0]
-    assert header.split() [:3] == ["group", "check", "worst"]
+    assert header.split()[:3] == ["group", "check", "worst"]
     rows = lines[2:6]
     verdict_col = header.index("verdict")
-    assert [row[verdict_col:verdict_col + 4] for row in rows] == ["PASS", "FAIL", "FAIL", "PASS"]
+    assert [row[verdict_col : verdict_col + 4] for row in rows] == ["PASS", "FAIL", "FAIL", "PASS"]
     assert "Mismatch in 'grad b2'" in out and "\x1b[" not in out
     colored = format_table(r, color=True)
     assert "\x1b[32m" in colored and "\x1b[31m" in colored
@@ -231,21 +253,32 @@ def test_plot_curves_and_difference_with_zeros_and_nan(tmp_path):
     a = np.exp(-x / 30)
     b = a.copy()
     b[60:] += 1e-4
-    assert _is_png(plot_curves(tmp_path / "c.png", title="loss", x=x,
-                               curves={"numpy": a, "torch": b}, ylabel="loss"))
+    assert _is_png(
+        plot_curves(
+            tmp_path / "c.png", title="loss", x=x, curves={"numpy": a, "torch": b}, ylabel="loss"
+        )
+    )
     diff = a - b  # zeros for the first 60 steps
     diff[70] = np.nan
-    p = plot_difference(tmp_path / "d.png", title="|loss diff|", x=x, diff=diff,
-                        band=1e-6 + 1e-5 * np.abs(a), first_divergence=60)
+    p = plot_difference(
+        tmp_path / "d.png",
+        title="|loss diff|",
+        x=x,
+        diff=diff,
+        band=1e-6 + 1e-5 * np.abs(a),
+        first_divergence=60,
+    )
     assert _is_png(p)
-    assert _is_png(plot_difference(tmp_path / "z.png", title="all zero", x=x,
-                                   diff=np.zeros(100), band=0.0))
+    assert _is_png(
+        plot_difference(tmp_path / "z.png", title="all zero", x=x, diff=np.zeros(100), band=0.0)
+    )
     assert sorted(os.listdir(tmp_path)) == ["c.png", "d.png", "z.png"]
     with pytest.raises(ValueError, match="diff"):
         plot_difference(tmp_path / "bad.png", title="t", x=x, diff=np.zeros(3), band=1.0)
     with pytest.raises(ValueError, match="first_divergence"):
-        plot_difference(tmp_path / "bad.png", title="t", x=x, diff=diff, band=1.0,
-                        first_divergence=100)
+        plot_difference(
+            tmp_path / "bad.png", title="t", x=x, diff=diff, band=1.0, first_divergence=100
+        )
 
 
 def test_plot_training_comparison(tmp_path):
@@ -256,14 +289,28 @@ def test_plot_training_comparison(tmp_path):
     acc_a = {"train": np.linspace(0.1, 0.95, 8), "test": np.linspace(0.1, 0.93, 8)}
     acc_b = {"train": acc_a["train"].copy(), "test": acc_a["test"] + 1e-4}
     p = plot_training_comparison(
-        tmp_path / "t.png", loss_a=loss_a, loss_b=loss_b, acc_a=acc_a, acc_b=acc_b,
-        label_a="numpy", label_b="torch", loss_band=1e-6, acc_band=1e-4, first_divergence=150,
+        tmp_path / "t.png",
+        loss_a=loss_a,
+        loss_b=loss_b,
+        acc_a=acc_a,
+        acc_b=acc_b,
+        label_a="numpy",
+        label_b="torch",
+        loss_band=1e-6,
+        acc_band=1e-4,
+        first_divergence=150,
     )
     assert _is_png(p)
     # a run that stopped early still plots
     q = plot_training_comparison(
-        tmp_path / "short.png", loss_a=loss_a, loss_b=loss_b[:120], acc_a=acc_a,
-        acc_b={"train": acc_b["train"][:5]}, label_a="numpy", label_b="torch",
-        loss_band=1e-6, acc_band=1e-4,
+        tmp_path / "short.png",
+        loss_a=loss_a,
+        loss_b=loss_b[:120],
+        acc_a=acc_a,
+        acc_b={"train": acc_b["train"][:5]},
+        label_a="numpy",
+        label_b="torch",
+        loss_band=1e-6,
+        acc_band=1e-4,
     )
     assert _is_png(q)

@@ -155,14 +155,8 @@ class ParityError(AssertionError):
 # --------------------------------------------------------------------------- conversion
 
 
-def to_numpy(x: object, name: str = "value") -> np.ndarray:
-    """Return ``x`` as a float64 ndarray.
-
-    Torch tensors are recognised by duck typing (``.detach().cpu().numpy()``), so this module
-    works without torch installed; a dtype NumPy cannot hold (bfloat16) is widened with
-    ``.float()`` first.  Booleans and integers become float64; complex and object input is
-    refused because the tolerance rule is defined for reals only.
-    """
+def _as_real(x: object, name: str) -> np.ndarray:
+    """``x`` as an ndarray of a real dtype (bool, int, float), dtype kept; tensors duck-typed."""
     if hasattr(x, "detach") and callable(x.detach):
         t = x.detach().cpu()
         try:
@@ -178,7 +172,18 @@ def to_numpy(x: object, name: str = "value") -> np.ndarray:
             f"{name}: expected real numbers (bool, int or float), got dtype {arr.dtype} "
             f"(shape {arr.shape})"
         )
-    return arr.astype(np.float64, copy=False)
+    return arr
+
+
+def to_numpy(x: object, name: str = "value") -> np.ndarray:
+    """Return ``x`` as a float64 ndarray.
+
+    Torch tensors are recognised by duck typing (``.detach().cpu().numpy()``), so this module
+    works without torch installed; a dtype NumPy cannot hold (bfloat16) is widened with
+    ``.float()`` first.  Booleans and integers become float64; complex and object input is
+    refused because the tolerance rule is defined for reals only.
+    """
+    return _as_real(x, name).astype(np.float64, copy=False)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -214,74 +219,133 @@ def _fmt_pct(n: int, total: int) -> str:
     return f"{pct:.1f}" if pct >= 10 else f"{pct:.2g}"
 
 
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+
+
 # --------------------------------------------------------------------------- core
+
+#: Elements per chunk.  Scanning in chunks keeps the float64 temporaries small, so comparing a
+#: whole dataset (60000 x 784) costs neither gigabytes of memory nor cache misses.
+_CHUNK = 1 << 18
 
 
 @dataclass
-class _Elementwise:
-    """Per-element arrays shared by the array and series comparisons (all flattened)."""
+class _Scan:
+    """What one pass over two flattened arrays found, accumulated chunk by chunk.
+
+    Indices are flat; -1 means "none".  ``top`` holds ``(ratio, flat)`` candidates for the
+    worst-k list, where ``ratio = abs_err / allowed`` (``inf`` for a NaN/Inf mismatch).
+    """
 
     a: np.ndarray
     e: np.ndarray
-    abs_err: np.ndarray  # 0 on matching non-finite, inf on non-finite mismatch
-    allowed: np.ndarray  # 0 where e is non-finite: it must be matched exactly
-    rel_err: np.ndarray  # 0 where not numerically compared
-    finite: np.ndarray  # both finite
-    nonfinite_bad: np.ndarray  # NaN/Inf positions differ
-    bad: np.ndarray  # any mismatch
+    tol: Tolerance
+    n_bad: int = 0
+    n_nf: int = 0
+    first_bad: int = -1
+    first_nf: int = -1
+    abs_flat: int = -1
+    max_abs: float = -1.0
+    rel_flat: int = -1
+    max_rel: float = -1.0
+    top: list[tuple[float, int]] = field(default_factory=list)
+
+    def element(self, flat: int) -> tuple[float, float, float, float]:
+        """``(actual, expected, abs_err, allowed)`` at one element, by the scan's own rule."""
+        a, e = float(self.a[flat]), float(self.e[flat])
+        allowed = self.tol.atol + self.tol.rtol * abs(e) if math.isfinite(e) else 0.0
+        if math.isfinite(a) and math.isfinite(e):
+            return a, e, abs(a - e), allowed
+        same = (math.isnan(a) and math.isnan(e)) or a == e
+        return a, e, (0.0 if same else math.inf), allowed
 
 
-def _elementwise(a: np.ndarray, e: np.ndarray, tol: Tolerance) -> _Elementwise:
-    a, e = a.ravel(), e.ravel()
-    finite = np.isfinite(a) & np.isfinite(e)
-    nonfinite_bad = (
-        (np.isnan(a) != np.isnan(e))
-        | (np.isposinf(a) != np.isposinf(e))
-        | (np.isneginf(a) != np.isneginf(e))
-    )
+def _scan(a: np.ndarray, e: np.ndarray, tol: Tolerance, k: int) -> _Scan:
+    """Compare flattened ``a`` and ``e`` (same size) under ``tol``; see :func:`compare_arrays`."""
+    scan = _Scan(a.reshape(-1), e.reshape(-1), tol)
+    for start in range(0, scan.a.size, _CHUNK):
+        stop = min(start + _CHUNK, scan.a.size)
+        ac = scan.a[start:stop].astype(np.float64, copy=False)
+        ec = scan.e[start:stop].astype(np.float64, copy=False)
+        _scan_chunk(scan, ac, ec, start, k)
+    return scan
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.argmax(mask)) if mask.any() else -1
+
+
+def _scan_chunk(scan: _Scan, a: np.ndarray, e: np.ndarray, offset: int, k: int) -> None:
+    """Fold one chunk into ``scan``: counts, first offenders, maxima, worst-k candidates."""
+    tol = scan.tol
+    fe = np.isfinite(e)
+    finite = np.isfinite(a) & fe
+    all_finite = bool(finite.all())
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        diff = np.where(finite, np.abs(a - e), 0.0)
-        abs_e = np.where(finite, np.abs(e), 0.0)
-        allowed = np.where(np.isfinite(e), tol.atol + tol.rtol * np.abs(e), 0.0)  # exact
-        rel = np.where(abs_e > 0, diff / np.where(abs_e > 0, abs_e, 1.0), 0.0)
-    rel = np.where(finite & (abs_e == 0) & (diff > 0), np.inf, rel)
-    abs_err = np.where(nonfinite_bad, np.inf, diff)
-    bad = nonfinite_bad | (finite & (diff > allowed))
-    return _Elementwise(a, e, abs_err, allowed, rel, finite, nonfinite_bad, bad)
+        diff = np.abs(a - e)
+        abs_e = np.abs(e)
+        allowed = tol.rtol * abs_e
+        allowed += tol.atol
+        rel = diff / abs_e  # x/0 -> inf (expected 0, actual not), 0/0 -> nan fixed below
+        if not all_finite:
+            diff[~finite] = 0.0
+            allowed[~fe] = 0.0  # a non-finite expected value must be matched exactly
+        rel[diff == 0] = 0.0
+        bad = diff > allowed
+        ratio = diff / allowed
+        ratio[diff == 0] = 0.0
+    nf_bad = None
+    if not all_finite:
+        nf_bad = (
+            (np.isnan(a) != np.isnan(e))
+            | (np.isposinf(a) != np.isposinf(e))
+            | (np.isneginf(a) != np.isneginf(e))
+        )
+        bad |= nf_bad
+        ratio[~finite] = -1.0  # matching NaN/Inf: excluded from the worst list
+        ratio[nf_bad] = np.inf
+        scan.n_nf += int(np.count_nonzero(nf_bad))
+        if scan.first_nf < 0 and nf_bad.any():
+            scan.first_nf = offset + _first(nf_bad)
+    n_bad = int(np.count_nonzero(bad))
+    scan.n_bad += n_bad
+    if scan.first_bad < 0 and n_bad:
+        scan.first_bad = offset + _first(bad)
+    if finite.any():
+        _update_max(scan, diff if all_finite else np.where(finite, diff, -1.0), offset, "abs")
+        _update_max(scan, rel if all_finite else np.where(finite, rel, -1.0), offset, "rel")
+    scan.top.extend(_top_k(ratio, k, offset))
 
 
-def _worst_k(ew: _Elementwise, shape: tuple[int, ...], k: int) -> list[WorstEntry]:
-    """The ``k`` elements with the largest ``abs_err / allowed``, ties broken by position.
+def _update_max(scan: _Scan, values: np.ndarray, offset: int, which: str) -> None:
+    i = int(np.argmax(values))  # first occurrence on ties
+    v = float(values[i])
+    if v > getattr(scan, f"max_{which}"):  # strict: an earlier chunk wins a tie
+        setattr(scan, f"max_{which}", v)
+        setattr(scan, f"{which}_flat", offset + i)
 
-    Uses a partition rather than a full sort, so it stays linear on a whole-dataset comparison.
+
+def _top_k(ratio: np.ndarray, k: int, offset: int) -> list[tuple[float, int]]:
+    """The ``k`` largest ratios of a chunk (ties: earliest first) as ``(ratio, flat)``.
+
+    A partition finds the k-th largest value in linear time; a full sort would not scale.
     """
-    if k <= 0:
+    if k <= 0 or ratio.size == 0:
         return []
-    considered = np.flatnonzero(ew.finite | ew.nonfinite_bad)
-    if considered.size == 0:
-        return []
-    d, al = ew.abs_err[considered], ew.allowed[considered]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(al > 0, d / np.where(al > 0, al, 1.0), np.where(d > 0, np.inf, 0.0))
-    ratio = np.where(ew.nonfinite_bad[considered], np.inf, ratio)  # inf/inf would give NaN
-    if considered.size > k:
-        threshold = np.partition(ratio, considered.size - k)[considered.size - k]
+    if ratio.size > k:
+        threshold = np.partition(ratio, ratio.size - k)[ratio.size - k]
         above = np.flatnonzero(ratio > threshold)
         ties = np.flatnonzero(ratio == threshold)[: k - above.size]
         pick = np.concatenate([above, ties])
     else:
-        pick = np.arange(considered.size)
-    pick = pick[np.lexsort((considered[pick], -ratio[pick]))][:k]
-    out: list[WorstEntry] = []
-    for p in pick:
-        flat = int(considered[p])
-        idx = tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
-        out.append((idx, float(ew.a[flat]), float(ew.e[flat]), float(d[p]), float(al[p])))
-    return out
+        pick = np.arange(ratio.size)
+    return [(float(ratio[p]), offset + int(p)) for p in pick if ratio[p] >= 0]
 
 
-def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+def _worst(scan: _Scan, shape: tuple[int, ...], k: int) -> list[WorstEntry]:
+    best = sorted(scan.top, key=lambda rf: (-rf[0], rf[1]))[:k]
+    return [(_unravel(flat, shape), *scan.element(flat)) for _, flat in best]
 
 
 def _shape_mismatch(
@@ -314,46 +378,37 @@ def _check_args(name: object, tol: object, k: int) -> None:
         raise ValueError(f"k: expected an int >= 0, got {k!r}")
 
 
-def _argmax_finite(values: np.ndarray, finite: np.ndarray) -> int:
-    """Flat index of the largest value among finite pairs (first on ties), -1 if none."""
-    return int(np.argmax(np.where(finite, values, -1.0))) if finite.any() else -1
-
-
 def _build(
     name: str,
-    ew: _Elementwise,
+    scan: _Scan,
     shape: tuple[int, ...],
-    tol: Tolerance,
     k: int,
     first_divergence: int | None = None,
 ) -> Comparison:
-    n_bad = int(np.count_nonzero(ew.bad))
-    n_nf = int(np.count_nonzero(ew.nonfinite_bad))
-    abs_flat = _argmax_finite(ew.abs_err, ew.finite)
-    rel_flat = _argmax_finite(ew.rel_err, ew.finite)
-    worst_index = _unravel(abs_flat, shape) if abs_flat >= 0 else ()
-    worst_rel_index = _unravel(rel_flat, shape) if rel_flat >= 0 else ()
-    if n_nf:
-        worst_index = worst_rel_index = _unravel(int(np.flatnonzero(ew.nonfinite_bad)[0]), shape)
+    has_finite = scan.abs_flat >= 0
+    worst_index = _unravel(scan.abs_flat, shape) if has_finite else ()
+    worst_rel_index = _unravel(scan.rel_flat, shape) if has_finite else ()
+    if scan.n_nf:
+        worst_index = worst_rel_index = _unravel(scan.first_nf, shape)
     comp = Comparison(
         name=name,
-        passed=n_bad == 0,
-        max_abs_err=math.inf if n_nf else (float(ew.abs_err[abs_flat]) if abs_flat >= 0 else 0.0),
-        max_rel_err=math.inf if n_nf else (float(ew.rel_err[rel_flat]) if rel_flat >= 0 else 0.0),
+        passed=scan.n_bad == 0,
+        max_abs_err=math.inf if scan.n_nf else max(scan.max_abs, 0.0),
+        max_rel_err=math.inf if scan.n_nf else max(scan.max_rel, 0.0),
         worst_index=worst_index,
-        n_mismatched=n_bad,
-        n_total=int(ew.a.size),
-        tolerance=tol,
-        worst=_worst_k(ew, shape, k),
+        n_mismatched=scan.n_bad,
+        n_total=int(scan.a.size),
+        tolerance=scan.tol,
+        worst=_worst(scan, shape, k),
         first_divergence=first_divergence,
         worst_rel_index=worst_rel_index,
-        n_nonfinite_mismatched=n_nf,
+        n_nonfinite_mismatched=scan.n_nf,
     )
-    comp.message = _message(comp, ew, shape)
+    comp.message = _message(comp, scan, shape)
     return comp
 
 
-def _message(c: Comparison, ew: _Elementwise, shape: tuple[int, ...]) -> str:
+def _message(c: Comparison, scan: _Scan, shape: tuple[int, ...]) -> str:
     """The failure (or success) message; modeled on torch.testing.assert_close, plus worst-k."""
     tol = c.tolerance
     head = f"tolerance class {tol.name}: rtol={tol.rtol:g}, atol={tol.atol:g}"
@@ -369,40 +424,40 @@ def _message(c: Comparison, ew: _Elementwise, shape: tuple[int, ...]) -> str:
             f"exceed |a-e| <= atol + rtol*|e|"
         )
     if c.n_nonfinite_mismatched:
-        first = int(np.flatnonzero(ew.nonfinite_bad)[0])
+        a, e, _, _ = scan.element(scan.first_nf)
         lines.append(
             f"  {c.n_nonfinite_mismatched} element(s) where NaN/Inf positions differ, first at "
-            f"index {format_index(_unravel(first, shape))}: actual {float(ew.a[first])!r} "
-            f"vs expected {float(ew.e[first])!r}"
+            f"index {format_index(_unravel(scan.first_nf, shape))}: actual {a:.8g} "
+            f"vs expected {e:.8g}"
         )
-    abs_flat = _argmax_finite(ew.abs_err, ew.finite)
-    if abs_flat >= 0:
-        rel_flat = _argmax_finite(ew.rel_err, ew.finite)
-        max_rel = float(ew.rel_err[rel_flat])
+    if scan.abs_flat >= 0:
+        _, _, d, allowed = scan.element(scan.abs_flat)
         scope = " among finite elements" if c.n_nonfinite_mismatched else ""
+        rel_note = " (expected is 0 there)" if math.isinf(scan.max_rel) else ""
         lines.append(
-            f"  greatest absolute difference{scope}: {_fmt_err(float(ew.abs_err[abs_flat]))} "
-            f"at index {format_index(_unravel(abs_flat, shape))} "
-            f"(allowed {_fmt_err(float(ew.allowed[abs_flat]))})"
+            f"  greatest absolute difference{scope}: {_fmt_err(d)} at index "
+            f"{format_index(_unravel(scan.abs_flat, shape))} (allowed {_fmt_err(allowed)})"
         )
-        rel_note = " (expected is 0 there)" if math.isinf(max_rel) else ""
         lines.append(
-            f"  greatest relative difference{scope}: {_fmt_err(max_rel)} at index "
-            f"{format_index(_unravel(rel_flat, shape))}{rel_note}"
+            f"  greatest relative difference{scope}: {_fmt_err(scan.max_rel)} at index "
+            f"{format_index(_unravel(scan.rel_flat, shape))}{rel_note}"
         )
     if c.first_divergence is not None:
-        f = c.first_divergence
-        sa, se = _fmt_pair(float(ew.a[f]), float(ew.e[f]))
+        a, e, d, allowed = scan.element(c.first_divergence)
+        sa, se = _fmt_pair(a, e)
         lines.append(
-            f"  first divergence at step {f}: {sa} vs {se}, "
-            f"{_fmt_err(float(ew.abs_err[f]))} / {_fmt_err(float(ew.allowed[f]))}"
+            f"  first divergence at step {c.first_divergence}: {sa} vs {se}, "
+            f"{_fmt_err(d)} / {_fmt_err(allowed)}"
         )
     over = [w for w in c.worst if not w[3] <= w[4]]  # only the offenders, worst first
     if over and not c.passed:
-        lines.append(f"  worst {len(over)} (index: actual vs expected, |diff| / allowed):")
-        for idx, a, e, d, al in over:
+        of = f" of {c.n_mismatched}" if c.n_mismatched > len(over) else ""
+        lines.append(f"  worst {len(over)}{of} (index: actual vs expected, |diff| / allowed):")
+        for idx, a, e, d, allowed in over:
             sa, se = _fmt_pair(a, e)
-            lines.append(f"    {format_index(idx)}: {sa} vs {se}, {_fmt_err(d)} / {_fmt_err(al)}")
+            lines.append(
+                f"    {format_index(idx)}: {sa} vs {se}, {_fmt_err(d)} / {_fmt_err(allowed)}"
+            )
     return "\n".join(lines)
 
 
@@ -416,13 +471,14 @@ def compare_arrays(
     The relative error is ``|a-e| / |e|`` where ``|e| > 0``; where ``e == 0`` it is ``0`` if
     ``a == 0`` and ``inf`` otherwise (no floor is added, so a tiny ``e`` shows a large relative
     error honestly; the pass/fail rule uses ``atol`` for that case).  0-d arrays and Python
-    floats are accepted; ``worst_index`` is then ``()``.
+    floats are accepted; ``worst_index`` is then ``()``.  Arithmetic is float64 whatever the
+    input dtypes, done in chunks so that whole-dataset arrays stay cheap.
     """
     _check_args(name, tol, k)
-    a, e = to_numpy(actual, "actual"), to_numpy(expected, "expected")
+    a, e = _as_real(actual, "actual"), _as_real(expected, "expected")
     if a.shape != e.shape:
         return _shape_mismatch(name, a, e, tol)
-    return _build(name, _elementwise(a, e, tol), a.shape, tol, k)
+    return _build(name, _scan(a, e, tol, k), a.shape, k)
 
 
 def compare_scalars_series(
@@ -436,23 +492,25 @@ def compare_scalars_series(
     (the step at which one run stopped and the other went on).
     """
     _check_args(name, tol, k)
-    a, e = to_numpy(actual, "actual"), to_numpy(expected, "expected")
+    a, e = _as_real(actual, "actual"), _as_real(expected, "expected")
     for arg, arr in (("actual", a), ("expected", e)):
         if arr.ndim != 1:
             raise ValueError(f"{arg}: expected a 1-D series, got shape {arr.shape}")
     n = min(a.size, e.size)
-    ew = _elementwise(a[:n], e[:n], tol)
-    bad = np.flatnonzero(ew.bad)
-    first = int(bad[0]) if bad.size else None
+    scan = _scan(a[:n], e[:n], tol, k)
+    first = scan.first_bad if scan.first_bad >= 0 else None
     if a.shape != e.shape:
         first = first if first is not None else n
         comp = _shape_mismatch(
-            name, a, e, tol, extra=f"\n  the series have different lengths; first divergence "
-            f"at step {first}"
+            name,
+            a,
+            e,
+            tol,
+            extra=f"\n  the series have different lengths; first divergence at step {first}",
         )
         comp.first_divergence = first
         return comp
-    return _build(name, ew, a.shape, tol, k, first_divergence=first)
+    return _build(name, scan, a.shape, k, first_divergence=first)
 
 
 def relative_frobenius(a: object, e: object) -> float:

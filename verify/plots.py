@@ -113,8 +113,12 @@ def _draw_difference(
     ax.plot(x, np.maximum(band, floor), color="C2", lw=1.0, ls="--", label="tolerance bound")
     if not finite.all():
         ax.plot(
-            x[~finite], np.full(int((~finite).sum()), 0.97), "x", color="red",
-            transform=ax.get_xaxis_transform(), label="non-finite (NaN/Inf)",
+            x[~finite],
+            np.full(int((~finite).sum()), 0.97),
+            "x",
+            color="red",
+            transform=ax.get_xaxis_transform(),
+            label="non-finite (NaN/Inf)",
         )
     if first_divergence is not None:
         xd = x[first_divergence]
@@ -223,8 +227,13 @@ def plot_training_comparison(
     lx = np.arange(loss_diff.size, dtype=float)
     fd = first_divergence if first_divergence is not None and first_divergence < lx.size else None
     _draw_difference(
-        axes[0, 1], lx, loss_diff, _band(loss_band, lx.size, "loss_band"), fd,
-        xlabel="iteration", ylabel="|loss difference|",
+        axes[0, 1],
+        lx,
+        loss_diff,
+        _band(loss_band, lx.size, "loss_band"),
+        fd,
+        xlabel="iteration",
+        ylabel="|loss difference|",
     )
     axes[0, 1].set_title(f"|{label_a} - {label_b}| loss{loss_note}")
     _overlay_accuracy(axes[1, 0], aa, ab, label_a, label_b)
@@ -257,8 +266,9 @@ def _overlay_accuracy(
         for acc, label, ls in ((aa, label_a, "-"), (ab, label_b, "--")):
             if split in acc:
                 y = acc[split]
-                ax.plot(np.arange(y.size), y, color=f"C{i}", ls=ls, lw=1.0,
-                        label=f"{label} {split}")
+                ax.plot(
+                    np.arange(y.size), y, color=f"C{i}", ls=ls, lw=1.0, label=f"{label} {split}"
+                )
     ax.set_title("accuracy")
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
@@ -287,15 +297,27 @@ def _draw_acc_diff(
     # Draw the first split with band and markers, the others as extra lines on the same axes.
     first, d0 = splits[0], diffs[splits[0]][0]
     floor = _draw_difference(
-        ax, x[: d0.size], d0, band[: d0.size], None, xlabel="epoch",
-        ylabel="|accuracy difference|", label=f"|diff| {first}",
+        ax,
+        x[: d0.size],
+        d0,
+        band[: d0.size],
+        None,
+        xlabel="epoch",
+        ylabel="|accuracy difference|",
+        label=f"|diff| {first}",
     )
     for i, k in enumerate(splits[1:], start=1):
         d, _ = diffs[k]
         mag = np.abs(d)
         color = f"C{3 + i}"  # C0 is the first split, C2 the band
-        ax.plot(x[: d.size], np.maximum(np.where(np.isfinite(mag), mag, np.nan), floor),
-                color=color, lw=1.0, ls="--", label=f"|diff| {k}")
+        ax.plot(
+            x[: d.size],
+            np.maximum(np.where(np.isfinite(mag), mag, np.nan), floor),
+            color=color,
+            lw=1.0,
+            ls="--",
+            label=f"|diff| {k}",
+        )
     ax.legend(fontsize="small")
     notes = "".join(note for _, note in diffs.values() if note)
     ax.set_title(f"|{label_a} - {label_b}| accuracy{notes[:60]}")

@@ -339,9 +339,19 @@ JSON_SCHEMA: dict[str, Any] = {
         "check": {
             "type": "object",
             "required": [
-                "name", "group", "passed", "max_abs_err", "max_rel_err", "where",
-                "tolerance_class", "rtol", "atol", "first_divergence_step", "message",
-                "seconds", "details",
+                "name",
+                "group",
+                "passed",
+                "max_abs_err",
+                "max_rel_err",
+                "where",
+                "tolerance_class",
+                "rtol",
+                "atol",
+                "first_divergence_step",
+                "message",
+                "seconds",
+                "details",
             ],
             "additionalProperties": False,
             "properties": {
@@ -571,8 +581,7 @@ def _verdict_line(report: Report) -> str:
         return "FAIL: no checks ran (an empty run proves nothing)"
     word = "PASS" if report.passed else "FAIL"
     return (
-        f"{word}: {report.n_passed} of {len(report.checks)} checks passed "
-        f"({report.seconds:.2f} s)"
+        f"{word}: {report.n_passed} of {len(report.checks)} checks passed ({report.seconds:.2f} s)"
     )
 
 
@@ -586,7 +595,8 @@ def render_markdown(report: Report) -> str:
     lines = ["# nnparity verify report", "", f"**{_verdict_line(report)}**", ""]
     lines += ["## Environment", "", "| key | value |", "| --- | --- |"]
     for key, value in report.environment.items():
-        lines.append(f"| {_md_cell(key)} | {_md_cell(value)} |")
+        text = value if isinstance(value, str) else json.dumps(_jsonable(value, key))
+        lines.append(f"| {_md_cell(key)} | {_md_cell(text)} |")
     lines += ["", "## Checks", ""]
     lines += ["| check | verdict | worst abs | worst rel | where | tolerance |"]
     lines += ["| --- | --- | ---: | ---: | --- | --- |"]
@@ -622,8 +632,14 @@ def format_table(report: Report, *, color: bool = False) -> str:
     report = _check_report(report)
     header = ("group", "check", "worst abs", "where", "tolerance", "verdict")
     rows = [
-        (c.group, c.name, _fmt_num(c.max_abs_err), c.where, _tolerance_text(c),
-         "PASS" if c.passed else "FAIL")
+        (
+            c.group,
+            c.name,
+            _fmt_num(c.max_abs_err),
+            c.where,
+            _tolerance_text(c),
+            "PASS" if c.passed else "FAIL",
+        )
         for c in report.checks
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

@@ -1,0 +1,284 @@
+"""reference_numpy.functions and gradient: the seeds' printed numbers, properties, bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import reference_numpy as rn
+
+# The seeds' example (notes 003): class 2 is the answer; y1 bets on 2, y2 on 7.
+T = np.array([0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+Y1 = np.array([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0])
+Y2 = np.array([0.1, 0.05, 0.1, 0.0, 0.05, 0.1, 0.0, 0.6, 0.0, 0.0])
+
+
+# --------------------------------------------------------------------------- the seeds' numbers
+# Each row: (expression, value the seeds print).  Exact equality: the same float64 operations
+# in the same order give the same bits.
+SEED_NUMBERS = [
+    (lambda: rn.mean_squared_error(Y1, T), 0.09750000000000003),
+    (lambda: rn.mean_squared_error(Y2, T), 0.5975),
+    (lambda: rn.cross_entropy_error(Y1, T), 0.510825457099338),
+    (lambda: rn.cross_entropy_error(Y2, T), 2.302584092994546),
+    (lambda: rn.cross_entropy_error(Y1, 2), 0.510825457099338),  # label form, same value
+    (lambda: rn.numerical_diff(lambda x: 0.01 * x**2 + 0.1 * x, 5), 0.1999999999990898),
+    # Note 003 prints 0.29999999999986347 (an extra 9); the book and the issue give this value.
+    (lambda: rn.numerical_diff(lambda x: 0.01 * x**2 + 0.1 * x, 10), 0.2999999999986347),
+    # Note 003 prints 6.0000000000378 (a 0 dropped); the book's value:
+    (lambda: rn.numerical_diff(lambda x0: x0**2 + 4.0**2, 3.0), 6.00000000000378),
+    (lambda: rn.numerical_diff(lambda x1: 3.0**2 + x1**2, 4.0), 7.999999999999119),
+]
+
+
+@pytest.mark.parametrize("expr,expected", SEED_NUMBERS)
+def test_seed_numbers(expr, expected):
+    assert float(expr()) == expected
+
+
+def test_mse_mean_form():
+    # E1 = 1/n Σ (y - t)² from note 000: twice the half-sum divided by n.
+    assert rn.mean_squared_error(Y1, T, reduction="mean") == pytest.approx(
+        2 * 0.0975 / 10, rel=1e-15
+    )
+    assert rn.mean_squared_error(Y1, T, reduction="sum") == pytest.approx(0.195, rel=1e-15)
+
+
+def test_gradient_descent_seed_runs():
+    f = lambda x: x[0] ** 2 + x[1] ** 2  # noqa: E731
+    init = np.array([-3.0, 4.0])
+    x, path = rn.gradient_descent(f, init, lr=0.1, step_num=100)
+    np.testing.assert_allclose(x, [-6.11110793e-10, 8.14814391e-10], rtol=1e-8)
+    assert path.shape == (100, 2) and np.array_equal(path[0], [-3.0, 4.0])
+    np.testing.assert_array_equal(init, [-3.0, 4.0])  # not mutated
+    big, _ = rn.gradient_descent(f, init, lr=10.0, step_num=100)
+    assert np.linalg.norm(big) > 1e12  # diverges (book: [-2.58983747e+13, -1.29524862e+12])
+    tiny, _ = rn.gradient_descent(f, init, lr=1e-10, step_num=100)
+    np.testing.assert_allclose(tiny, [-2.99999994, 3.99999992], rtol=1e-8)
+
+
+def test_numerical_gradient_of_sum_of_squares():
+    f = lambda x: np.sum(x**2)  # noqa: E731
+    np.testing.assert_allclose(rn.numerical_gradient(f, np.array([3.0, 4.0])), [6, 8], rtol=1e-10)
+    np.testing.assert_allclose(rn.numerical_gradient(f, np.array([0.0, 2.0])), [0, 4], atol=1e-10)
+
+
+@pytest.mark.parametrize("method,order", [("forward", 1), ("backward", 1), ("central", 2)])
+@pytest.mark.parametrize("f,df,x", [(np.exp, np.exp, 1.0), (np.sin, np.cos, 0.7)])
+def test_convergence_order_matches_taylor(method, order, f, df, x):
+    # The seeds' Taylor analysis: forward/backward O(h), central O(h²).  Measured slopes on exp
+    # at 1: 1.006, 0.994, 2.0001; we accept ±0.1 around the integer order.
+    assert rn.convergence_order(f, x, float(df(x)), method) == pytest.approx(order, abs=0.1)
+
+
+def test_convergence_order_refuses_exact_scheme():
+    with pytest.raises(ValueError, match="exactly 0"):
+        rn.convergence_order(lambda x: 2 * x, 1.0, 2.0, "central", hs=[0.5, 0.25])
+
+
+# --------------------------------------------------------------------------- numerical_gradient
+
+
+def test_numerical_gradient_refuses_int_and_warns_on_float32():
+    with pytest.raises(TypeError, match="x: expected a floating-point array"):
+        rn.numerical_gradient(lambda x: np.sum(x**2), np.array([3, 4]))
+    with pytest.warns(rn.PrecisionWarning, match="float32"):
+        rn.numerical_gradient(lambda x: np.sum(x**2), np.array([3.0, 4.0], dtype=np.float32))
+
+
+def test_numerical_gradient_restores_x_even_when_f_raises():
+    x = np.array([0.1, 0.2, 0.3])
+    before = x.copy()
+    calls = []
+
+    def f(v):
+        calls.append(1)
+        if len(calls) == 4:
+            raise RuntimeError("boom")
+        return float(np.sum(v**3))
+
+    with pytest.raises(RuntimeError, match="boom"):
+        rn.numerical_gradient(f, x)
+    assert x.tobytes() == before.tobytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 3), st.integers(1, 4)),
+        elements=st.floats(-3, 3, allow_nan=False),
+    )
+)
+def test_numerical_gradient_any_shape_bit_exact_restore(x):
+    before = x.copy()
+    g = rn.numerical_gradient(lambda v: float(np.sum(np.sin(v))), x)
+    assert x.tobytes() == before.tobytes()
+    np.testing.assert_allclose(g, np.cos(x), atol=1e-8)
+
+
+# --------------------------------------------------------------------------- activations
+
+
+def test_softmax_stable_and_sigmoid_quiet():
+    s = rn.softmax(np.array([1010.0, 1000.0, 990.0]))
+    assert np.all(np.isfinite(s)) and s.sum() == pytest.approx(1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        v = rn.sigmoid(np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0]))
+    e = np.exp(-30.0)
+    np.testing.assert_allclose(v, [0.0, e / (1 + e), 0.5, 1 / (1 + e), 1.0], rtol=1e-15)
+
+
+def test_relu_kink_and_step():
+    x = np.array([-1.0, 0.0, 2.0, np.nan])
+    np.testing.assert_array_equal(rn.relu(x)[:3], [0.0, 0.0, 2.0])
+    assert np.isnan(rn.relu(x)[3])
+    np.testing.assert_array_equal(rn.relu_grad(x), [0.0, 0.0, 1.0, 0.0])  # ReLU'(0) = 0
+    np.testing.assert_array_equal(rn.step_function(x[:3]), [0, 0, 1])
+
+
+finite = st.floats(-50, 50, allow_nan=False, allow_infinity=False)
+batch = arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(2, 6)), elements=finite)
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch, st.floats(-100, 100))
+def test_softmax_shift_invariant(a, c):
+    np.testing.assert_allclose(rn.softmax(a + c), rn.softmax(a), rtol=1e-9, atol=1e-15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch, st.data())
+def test_onehot_and_label_targets_give_same_loss(a, data):
+    n, k = a.shape
+    labels = np.array(data.draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
+    onehot = np.eye(k)[labels]
+    y = rn.softmax(a)
+    for loss in (rn.cross_entropy_error, lambda y_, t_: rn.softmax_cross_entropy(a, t_)):
+        lab = loss(y, labels)
+        assert loss(y, onehot) == pytest.approx(lab, rel=1e-12, abs=1e-15)
+        assert loss(y, labels.reshape(-1, 1)) == pytest.approx(lab, rel=1e-12, abs=1e-15)
+
+
+def test_labels_shaped_n_by_1_are_not_broadcast():
+    # The book's code gives 2.8134 instead of 1.4067 for (N, 1) labels.
+    y = rn.softmax(np.array([[1.0, 2.0, 0.5], [0.2, 0.1, 3.0]]))
+    assert rn.cross_entropy_error(y, np.array([[0], [2]])) == rn.cross_entropy_error(y, [0, 2])
+
+
+def test_soft_labels_are_not_argmaxed():
+    y = np.array([[0.7, 0.2, 0.1]])
+    soft = np.array([[0.5, 0.5, 0.0]])
+    expected = -(0.5 * np.log(0.7 + 1e-7) + 0.5 * np.log(0.2 + 1e-7))
+    assert rn.cross_entropy_error(y, soft) == pytest.approx(expected, rel=1e-15)
+
+
+# Each backward against central differences of its forward, with a random incoming gradient
+# (a plain .sum() hides a broken softmax backward: its VJP with ones is exactly zero).
+def _vjp_check(forward, backward, x, rng):
+    g = rng.standard_normal(np.shape(forward(x)))
+    num = rn.numerical_gradient(lambda v: float(np.sum(forward(v) * g)), x.copy())
+    np.testing.assert_allclose(backward(x, g), num, rtol=1e-6, atol=1e-8)
+
+
+BACKWARDS = {
+    "sigmoid": (rn.sigmoid, lambda x, g: g * rn.sigmoid_grad(x)),
+    "relu": (rn.relu, lambda x, g: g * rn.relu_grad(x)),
+    "softmax": (rn.softmax, lambda x, g: rn.softmax_backward(rn.softmax(x), g)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BACKWARDS))
+def test_activation_backward_random_cotangent(name):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 5))
+    x[np.abs(x) < 0.01] = 0.5  # keep away from ReLU's kink, where differences are one-sided
+    _vjp_check(*BACKWARDS[name], x, rng)
+
+
+LOSS_GRADS = [
+    ("mse_half_sum", lambda y, t: rn.mean_squared_error(y, t), rn.mean_squared_error_grad),
+    (
+        "mse_mean",
+        lambda y, t: rn.mean_squared_error(y, t, "mean"),
+        lambda y, t: rn.mean_squared_error_grad(y, t, "mean"),
+    ),
+    ("mae", rn.mean_absolute_error, rn.mean_absolute_error_grad),
+    ("cee", rn.cross_entropy_error, rn.cross_entropy_error_grad),
+    ("softmax_ce", rn.softmax_cross_entropy, rn.softmax_cross_entropy_grad),
+    ("bce", rn.binary_cross_entropy, rn.binary_cross_entropy_grad),
+]
+
+
+@pytest.mark.parametrize("name,loss,grad", LOSS_GRADS, ids=[r[0] for r in LOSS_GRADS])
+def test_loss_gradients_match_central_differences(name, loss, grad):
+    rng = np.random.default_rng(2)
+    y = rng.uniform(0.05, 0.95, (3, 4))
+    t = (
+        np.eye(4)[rng.integers(0, 4, 3)]
+        if name in ("cee", "softmax_ce", "bce")
+        else rng.random((3, 4))
+    )
+    num = rn.numerical_gradient(lambda v: float(loss(v, t)), y.copy())
+    np.testing.assert_allclose(grad(y, t), num, rtol=1e-6, atol=1e-9)
+
+
+# --------------------------------------------------------------------------- bad input
+BAD = [
+    (
+        lambda: rn.cross_entropy_error(Y1, np.array([11])),
+        ValueError,
+        r"t: expected labels in \[0, 10\), got 11",
+    ),
+    (
+        lambda: rn.cross_entropy_error(np.ones((2, 3)) / 3, np.ones((3, 3))),
+        ValueError,
+        "t: expected one-hot targets of shape",
+    ),
+    (
+        lambda: rn.mean_squared_error(Y1, T[:5]),
+        ValueError,
+        r"t: expected the shape of y, \(10,\), got \(5,\)",
+    ),
+    (
+        lambda: rn.cross_entropy_error(Y1, np.array([np.nan] * 10)),
+        ValueError,
+        "t: expected finite values",
+    ),
+    (lambda: rn.cross_entropy_error(Y1, ["a"]), TypeError, "t: expected integer labels"),
+    (
+        lambda: rn.numerical_diff(np.sin, 1.0, method="sideways"),
+        ValueError,
+        "method: expected one of",
+    ),
+    (lambda: rn.numerical_diff(np.sin, 1.0, h=0), ValueError, "h: expected a finite number > 0"),
+    (
+        lambda: rn.gradient_descent(np.sum, np.array([np.inf]), lr=0.1),
+        ValueError,
+        "init_x: expected finite",
+    ),
+    (
+        lambda: rn.gradient_descent(np.sum, np.array([1.0]), lr=-1),
+        ValueError,
+        "lr: expected a finite number > 0",
+    ),
+    (lambda: rn.gradient_descent(np.sum, np.array([1.0]), step_num=2.5), ValueError, "step_num"),
+    (
+        lambda: rn.mean_squared_error(Y1, T, reduction="avg"),
+        ValueError,
+        "reduction: expected one of",
+    ),
+    (lambda: rn.softmax(np.float64(3.0)), ValueError, "a: expected at least 1 dimension"),
+]
+
+
+@pytest.mark.parametrize("call,exc,msg", BAD)
+def test_bad_input_is_named(call, exc, msg):
+    with pytest.raises(exc, match=msg):
+        call()
