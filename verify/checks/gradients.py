@@ -1,0 +1,110 @@
+"""Gradients of SimpleNet and TwoLayerNet five ways, at several random points and batch sizes.
+
+Reference: NumPy float64 backprop on the exact (log-sum-exp) loss.  It is itself checked against
+NumPy's central differences (kind "numerical": the truncation error of h = 1e-4).  Candidates:
+each engine's backprop, torch's autograd and torch's batched central differences (float64 only:
+in float32, rounding/h swamps the derivative, which numerical_gradient warns about).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..observe import Observation
+from .context import Context, r32
+
+GROUP = "gradients"
+PARAMS = ("W1", "b1", "W2", "b2")
+
+
+def configs(ctx: Context) -> list[dict]:
+    """Network shapes, activations and batches; MNIST rows for the book's 784-50-10."""
+    (x, t), _ = ctx.mnist[0]
+    rng = ctx.rng(2)
+    n_mnist = 20 if ctx.quick else 100
+    start = int(rng.integers(0, len(x) - n_mnist))
+    out = [
+        dict(name="784-50-10 sigmoid, MNIST batch", sizes=(784, 50, 10), std=0.01,
+             x=x[start:start + n_mnist].astype(np.float64), t=t[start:start + n_mnist]),
+        dict(name="784-50-10 sigmoid, 1 image", sizes=(784, 50, 10), std=0.01,
+             x=x[start:start + 1].astype(np.float64), t=t[start:start + 1]),
+        # hidden = output = 10 makes W2 square, so a transposed W2 in backprop still runs.
+        dict(name="12-10-10 sigmoid, trained-scale weights", sizes=(12, 10, 10), std=0.8),
+        dict(name="12-7-4 relu", sizes=(12, 7, 4), std=0.8, activation="relu"),
+        dict(name="12-7-4 sigmoid, dropout + weight decay", sizes=(12, 7, 4), std=0.8,
+             dropout_ratio=0.3, weight_decay_lambda=0.05),
+    ]
+    for i, c in enumerate(out):
+        if "x" not in c:
+            r = ctx.rng(20 + i)
+            c["x"] = r.standard_normal((7, c["sizes"][0]))
+            c["t"] = r.integers(0, c["sizes"][2], 7)
+        r = ctx.rng(40 + i)
+        c["params"] = {k: r32(v) for k, v in _params(r, *c["sizes"], c["std"]).items()}
+        c["x"] = r32(c["x"])
+        if c.get("dropout_ratio"):
+            c["mask"] = r.random((len(c["x"]), c["sizes"][1])) > c["dropout_ratio"]
+    return out
+
+
+def _params(rng, i, h, k, std):
+    return {"W1": std * rng.standard_normal((i, h)), "b1": 0.1 * rng.standard_normal(h),
+            "W2": std * rng.standard_normal((h, k)), "b2": 0.1 * rng.standard_normal(k)}
+
+
+def _net_kw(c: dict) -> dict:
+    return {k: c[k] for k in ("activation", "dropout_ratio", "weight_decay_lambda") if k in c}
+
+
+def observe(ctx: Context) -> list[Observation]:
+    obs: list[Observation] = []
+    ref = ctx.reference
+    for c in configs(ctx):
+        mask = c.get("mask")
+        rnet = ref.make_net(c["params"], **_net_kw(c))
+        r_bp = ref.net_gradients(rnet, c["x"], c["t"], "backprop", mask)
+        r_num = ref.net_gradients(rnet, c["x"], c["t"], "numerical", mask)
+        r_loss = ref.net_loss(rnet, c["x"], c["t"], mask)
+        for p in PARAMS:
+            obs.append(Observation("reference backprop vs central differences", GROUP,
+                                   ref.name, "float64", "numerical", f"{c['name']}, grad {p}",
+                                   r_bp[p], r_num[p]))
+        for eng in ctx.engines:
+            net = eng.make_net(c["params"], **_net_kw(c))
+            obs.append(Observation("TwoLayerNet loss", GROUP, eng.name, eng.tolerance_class,
+                                   "loss", c["name"], np.atleast_1d(eng.net_loss(
+                                       net, c["x"], c["t"], mask)), np.atleast_1d(r_loss)))
+            kinds = ["backprop"] + (["autograd"] if eng.framework == "torch" else [])
+            if eng.framework == "torch" and eng.dtype == "float64":
+                kinds.append("numerical")
+            for kind in kinds:
+                g = eng.net_gradients(net, c["x"], c["t"], kind, mask)
+                tkind = "numerical" if kind == "numerical" else "gradient"
+                expected = r_num if kind == "numerical" else r_bp
+                for p in PARAMS:
+                    obs.append(Observation(f"TwoLayerNet gradient ({kind})", GROUP, eng.name,
+                                           eng.tolerance_class, tkind, f"{c['name']}, grad {p}",
+                                           g[p], expected[p]))
+    obs += _simplenet(ctx)
+    return obs
+
+
+def _simplenet(ctx: Context) -> list[Observation]:
+    """The chapter's SimpleNet at x = (0.6, 0.9), t = class 2, random W (book's δ loss)."""
+    obs = []
+    for j in range(2 if ctx.quick else 4):
+        w = r32(ctx.rng(60 + j).standard_normal((2, 3)))
+        x, t = np.array([0.6, 0.9]), np.array([0.0, 0.0, 1.0])
+        rmod = ctx.reference.mod("networks")
+        rnet = rmod.SimpleNet(W=w)
+        r_bp = rnet.gradient(x, t)
+        r_num = rnet.numerical_gradient(x, t)
+        obs.append(Observation("SimpleNet backprop vs central differences", GROUP,
+                               ctx.reference.name, "float64", "numerical_delta",
+                               f"point {j}", r_bp, r_num))
+        for eng in ctx.engines:
+            net = eng.mod("networks").SimpleNet(W=eng.to(w))
+            g = eng.back(net.gradient(eng.to(x), eng.to(t)))
+            obs.append(Observation("SimpleNet gradient (backprop)", GROUP, eng.name,
+                                   eng.tolerance_class, "gradient", f"point {j}", g, r_bp))
+    return obs

@@ -1,0 +1,70 @@
+"""The numbers the study notes print, and the convergence orders of the three schemes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..observe import Observation
+from .context import Context
+
+GROUP = "seeds"
+T = np.array([0, 0, 1, 0, 0, 0, 0, 0, 0, 0], dtype=float)
+Y1 = np.array([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0])
+Y2 = np.array([0.1, 0.05, 0.1, 0.0, 0.05, 0.1, 0.0, 0.6, 0.0, 0.0])
+
+#: (label, function of an engine, printed value).  f'(10) and ∂f/∂x0 are given as the book
+#: prints them; note 003 carries two transcription slips (0.29999999999986347, 6.0000000000378).
+PRINTED = [
+    ("MSE y1", lambda e: e.forward("mean_squared_error", Y1, T), 0.09750000000000003),
+    ("MSE y2", lambda e: e.forward("mean_squared_error", Y2, T), 0.5975),
+    ("CEE y1", lambda e: e.forward("cross_entropy_error", Y1, T), 0.510825457099338),
+    ("CEE y2", lambda e: e.forward("cross_entropy_error", Y2, T), 2.302584092994546),
+    ("f'(5), 0.01x²+0.1x", lambda e: _diff(e, lambda x: 0.01 * x**2 + 0.1 * x, 5.0),
+     0.1999999999990898),
+    ("f'(10), 0.01x²+0.1x", lambda e: _diff(e, lambda x: 0.01 * x**2 + 0.1 * x, 10.0),
+     0.2999999999986347),
+    ("∂f/∂x0 at (3,4)", lambda e: _diff(e, lambda x: x**2 + 4.0**2, 3.0), 6.00000000000378),
+    ("∂f/∂x1 at (3,4)", lambda e: _diff(e, lambda x: 3.0**2 + x**2, 4.0), 7.999999999999119),
+    ("gradient descent x0, lr 0.1", lambda e: _gd(e, 0.1)[0], -6.11110793e-10),
+    ("gradient descent x1, lr 0.1", lambda e: _gd(e, 0.1)[1], 8.14814391e-10),
+    ("gradient descent x0, lr 1e-10", lambda e: _gd(e, 1e-10)[0], -2.99999994),
+]
+
+
+def _diff(e, f, x):
+    out = e.fn("gradient", "numerical_diff")(f, e.to(np.float64(x)) if e.framework == "torch"
+                                             else x)
+    return float(e.back(out))
+
+
+def _gd(e, lr):
+    f = lambda v: v[0] ** 2 + v[1] ** 2  # noqa: E731
+    x, _ = e.fn("gradient", "gradient_descent")(f, e.to(np.array([-3.0, 4.0])), lr=lr,
+                                                 step_num=100)
+    return e.back(x)
+
+
+def observe(ctx: Context) -> list[Observation]:
+    obs = []
+    engines = [ctx.reference] + [e for e in ctx.engines if e.dtype == "float64"]
+    for eng in engines:
+        for label, fn, printed in PRINTED:
+            # The notes print 8 significant digits for gradient descent; 16-17 elsewhere.
+            kind = "printed8" if "gradient descent" in label else "printed"
+            obs.append(Observation("seeds' printed numbers", GROUP, eng.name, "float64", kind,
+                                   label, np.atleast_1d(float(fn(eng))), np.array([printed])))
+        conv = eng.fn("gradient", "convergence_order")
+        for method, order in (("forward", 1.0), ("backward", 1.0), ("central", 2.0)):
+            for fname, f, df, x in (("exp at 1", np.exp, np.exp, 1.0),
+                                    ("sin at 0.7", np.sin, np.cos, 0.7)):
+                if eng.framework == "torch":
+                    import torch
+
+                    tf = {"exp at 1": torch.exp, "sin at 0.7": torch.sin}[fname]
+                    got = conv(tf, eng.to(np.float64(x)), float(df(x)), method)
+                else:
+                    got = conv(f, x, float(df(x)), method)
+                obs.append(Observation("convergence order (Taylor: 1, 1, 2)", GROUP, eng.name,
+                                       "float64", "order", f"{method}, {fname}",
+                                       np.atleast_1d(float(got)), np.array([order])))
+    return obs

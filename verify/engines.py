@@ -1,0 +1,296 @@
+"""Engines: one uniform face over reference_numpy and reference_torch, in any dtype and device.
+
+Every method takes NumPy float64 inputs and returns NumPy float64 outputs, so a check can run the
+same inputs through any engine and compare with the float64 reference.  Conversions happen here
+and only here; the checks never see a tensor.
+
+Each engine looks its functions up in the reference modules *at call time*, so ``selftest`` can
+plant a bug by patching a module attribute and every check sees it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Engine", "NumpyEngine", "TorchEngine", "engines_for", "FUNCTIONS", "reference_engine"]
+
+#: name -> (number of array arguments, has a hand-written backward).  Target-taking losses get
+#: (y, t); activations get (x,).  Backward names follow reference_numpy.
+FUNCTIONS: dict[str, dict[str, object]] = {
+    "sigmoid": {"kind": "activation", "grad": "sigmoid_grad"},
+    "relu": {"kind": "activation", "grad": "relu_grad"},
+    "softmax": {"kind": "activation", "grad": "softmax_backward"},
+    "log_softmax": {"kind": "activation", "grad": None},
+    "step_function": {"kind": "activation", "grad": None},
+    "mean_squared_error": {"kind": "loss", "grad": "mean_squared_error_grad"},
+    "mean_absolute_error": {"kind": "loss", "grad": "mean_absolute_error_grad"},
+    "cross_entropy_error": {"kind": "loss", "grad": "cross_entropy_error_grad"},
+    "softmax_cross_entropy": {"kind": "loss", "grad": "softmax_cross_entropy_grad"},
+    "binary_cross_entropy": {"kind": "loss", "grad": "binary_cross_entropy_grad"},
+}
+
+
+@dataclass
+class Engine:
+    """Base: subclasses convert arrays and call their reference package."""
+
+    framework: str
+    dtype: str = "float64"
+    device: str = "cpu"
+    allow_tf32: bool = False
+    _mods: dict[str, object] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        dev = "" if self.framework == "numpy" else f"/{self.device}"
+        return f"{self.framework}{dev}/{self.dtype}"
+
+    @property
+    def tolerance_class(self) -> str:
+        if self.dtype == "float64":
+            return "float64"
+        if self.allow_tf32:
+            return "tf32"
+        return "float32-cuda" if self.device.startswith("cuda") else "float32-cpu"
+
+    def mod(self, name: str) -> object:
+        """The reference package's submodule ``name`` (functions, networks, ...)."""
+        if name not in self._mods:
+            pkg = "reference_numpy" if self.framework == "numpy" else "reference_torch"
+            self._mods[name] = importlib.import_module(f"{pkg}.{name}")
+        return self._mods[name]
+
+    def fn(self, module: str, name: str) -> Callable[..., object]:
+        return getattr(self.mod(module), name)
+
+    # conversions (overridden by TorchEngine)
+    def to(self, a: np.ndarray) -> object:
+        return np.asarray(a, dtype=self.dtype)
+
+    def to_labels(self, t: np.ndarray) -> object:
+        return np.asarray(t)
+
+    def back(self, a: object) -> np.ndarray:
+        return np.array(a, dtype=np.float64)  # a copy: callers keep snapshots of live params
+
+    def params_to(self, params: dict[str, np.ndarray]) -> dict[str, object]:
+        return {k: self.to(v).copy() for k, v in params.items()}
+
+    def params_back(self, params: dict[str, object]) -> dict[str, np.ndarray]:
+        return {k: self.back(v) for k, v in params.items()}
+
+    # ------------------------------------------------------------------ functions
+    def forward(self, name: str, x: np.ndarray, t: np.ndarray | None = None,
+                **kw: object) -> np.ndarray:
+        f = self.fn("functions", name)
+        args = (self.to(x),) if t is None else (self.to(x), self._target(t))
+        return self.back(f(*args, **kw))
+
+    def _target(self, t: np.ndarray) -> object:
+        t = np.asarray(t)
+        return self.to_labels(t) if t.dtype.kind in "iu" else self.to(t)
+
+    def hand_backward(self, name: str, x: np.ndarray, g: np.ndarray | float,
+                      t: np.ndarray | None = None, **kw: object) -> np.ndarray:
+        """The engine's hand-written backward, as a VJP with incoming gradient g."""
+        grad_name = FUNCTIONS[name]["grad"]
+        gf = self.fn("functions", grad_name)
+        if name == "softmax":
+            y = self.fn("functions", "softmax")(self.to(x))
+            return self.back(gf(y, self.to(g)))
+        if FUNCTIONS[name]["kind"] == "activation":
+            return self.back(gf(self.to(x))) * g
+        return self.back(gf(self.to(x), self._target(t), **kw)) * g
+
+    def autograd_backward(self, name: str, x: np.ndarray, g: np.ndarray | float,
+                          t: np.ndarray | None = None, **kw: object) -> np.ndarray | None:
+        """Autograd's VJP (torch only; None for NumPy)."""
+        return None
+
+    # ------------------------------------------------------------------ networks
+    def make_net(self, params: dict[str, np.ndarray], **kw: object) -> object:
+        cls = self.fn("networks", "TwoLayerNet")
+        i, h = params["W1"].shape
+        k = params["W2"].shape[1]
+        return cls(i, h, k, params=self.params_to(params), dtype=self.dtype, **kw)
+
+    def net_loss(self, net: object, x: np.ndarray, t: np.ndarray,
+                 mask: np.ndarray | None = None) -> float:
+        m = None if mask is None else self.to(mask)
+        return float(self.back(net.loss(self.to(x), self.to_labels(t), m)))
+
+    def net_gradients(self, net: object, x: np.ndarray, t: np.ndarray, kind: str,
+                      mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """kind: "backprop", "autograd" (torch), "numerical" (central differences)."""
+        m = None if mask is None else self.to(mask)
+        xs, ts = self.to(x), self.to_labels(t)
+        if kind == "backprop":
+            g = net.gradient(xs, ts, m)
+        elif kind == "autograd":
+            g = net.autograd_gradient(xs, ts, m)
+        elif kind == "numerical":
+            g = (net.numerical_gradient_fast(xs, ts, m) if self.framework == "numpy"
+                 else net.numerical_gradient(xs, ts, m))
+        else:
+            raise ValueError(f"kind: expected backprop, autograd or numerical, got {kind!r}")
+        return {k: self.back(v) for k, v in g.items()}
+
+    def net_params(self, net: object) -> dict[str, np.ndarray]:
+        return {k: self.back(v) for k, v in net.params.items()}
+
+    # ------------------------------------------------------------------ optimizers
+    def optimizer_run(self, name: str, params: dict[str, np.ndarray],
+                      grads_seq: list[dict[str, np.ndarray]],
+                      **hyper: object) -> list[dict[str, np.ndarray]]:
+        """Apply ``grads_seq`` one update at a time; the parameters after each update."""
+        opt = self.fn("optimizers", "OPTIMIZERS")[name](**hyper)
+        p = self.params_to(params)
+        out = []
+        for g in grads_seq:
+            opt.update(p, self.params_to(g))
+            out.append(self.params_back(p))
+        return out
+
+    # ------------------------------------------------------------------ training
+    def replay_stepper(self, init: dict[str, np.ndarray]) -> Callable[..., tuple]:
+        """A function (p, xb, tb, lr) -> (grads, update, loss after update) for step replay.
+
+        It loads the reference parameters p into this engine (rounding them to its dtype), takes
+        one SGD step with this engine's own gradient and optimizer, and reports all in float64.
+        """
+        net = self.make_net(init)
+        sgd = self.fn("optimizers", "SGD")
+        params = self._param_dict(net)
+
+        def step(p: dict[str, np.ndarray], xb: np.ndarray, tb: np.ndarray, lr: float) -> tuple:
+            self._load(params, p)
+            xs, ts = self.to(xb), self.to_labels(tb)
+            g = net.gradient(xs, ts)
+            before = {k: self.back(v) for k, v in params.items()}
+            sgd(lr).update(params, g)
+            update = {k: self.back(params[k]) - before[k] for k in params}
+            loss = float(self.back(net.loss(xs, ts)))
+            return {k: self.back(v) for k, v in g.items()}, update, loss
+
+        return step
+
+    def _param_dict(self, net: object) -> dict[str, object]:
+        return net.params
+
+    def _load(self, params: dict[str, object], p: dict[str, np.ndarray]) -> None:
+        for k, v in params.items():
+            v[...] = p[k]
+
+    def train(self, plan: object, data: tuple, lr: float, **net_kw: object) -> tuple:
+        """Free-running replay of ``plan``: (history, final params)."""
+        (x, t), (xt, tt) = data
+        net = self.make_net(plan.initial_params(), **net_kw)
+        hist = self.mod("training").train(net, self.to(x), self.to_labels(t), self.to(xt),
+                                          self.to_labels(tt), plan, learning_rate=lr,
+                                          progress=False)
+        return hist, self.net_params(net)
+
+
+@dataclass
+class NumpyEngine(Engine):
+    framework: str = "numpy"
+
+
+@dataclass
+class TorchEngine(Engine):
+    framework: str = "torch"
+
+    def __post_init__(self) -> None:
+        import torch
+
+        self._torch = torch
+        self._tdtype = {"float32": torch.float32, "float64": torch.float64}[self.dtype]
+        self._dev = torch.device(self.device)
+
+    def to(self, a: np.ndarray) -> object:
+        return self._torch.as_tensor(np.asarray(a, dtype=np.float64), device=self._dev).to(
+            self._tdtype)
+
+    def to_labels(self, t: np.ndarray) -> object:
+        return self._torch.as_tensor(np.asarray(t, dtype=np.int64), device=self._dev)
+
+    def back(self, a: object) -> np.ndarray:
+        if hasattr(a, "detach"):
+            return a.detach().to("cpu", self._torch.float64).numpy()
+        return np.asarray(a, dtype=np.float64)
+
+    def params_to(self, params: dict[str, np.ndarray]) -> dict[str, object]:
+        return {k: self.to(v).clone() for k, v in params.items()}
+
+    def make_net(self, params: dict[str, np.ndarray], **kw: object) -> object:
+        cls = self.fn("networks", "TwoLayerNet")
+        i, h = params["W1"].shape
+        k = params["W2"].shape[1]
+        return cls(i, h, k, params=params, device=self._dev, dtype=self._tdtype, **kw)
+
+    def net_params(self, net: object) -> dict[str, np.ndarray]:
+        return {k: self.back(getattr(net, k)) for k in ("W1", "b1", "W2", "b2")}
+
+    def _param_dict(self, net: object) -> dict[str, object]:
+        return {k: getattr(net, k).data for k in ("W1", "b1", "W2", "b2")}
+
+    def _load(self, params: dict[str, object], p: dict[str, np.ndarray]) -> None:
+        for k, v in params.items():
+            v.copy_(self.to(p[k]))
+
+    def autograd_backward(self, name: str, x: np.ndarray, g: np.ndarray | float,
+                          t: np.ndarray | None = None, **kw: object) -> np.ndarray:
+        torch = self._torch
+        xs = self.to(x).requires_grad_(True)
+        f = self.fn("functions", name)
+        out = f(xs) if t is None else f(xs, self._target(t), **kw)
+        gt = self.to(np.broadcast_to(np.asarray(g, dtype=np.float64), tuple(out.shape)))
+        (grad,) = torch.autograd.grad(out, xs, grad_outputs=gt, allow_unused=True)
+        return self.back(torch.zeros_like(xs) if grad is None else grad)
+
+    def optimizer_run(self, name: str, params: dict[str, np.ndarray],
+                      grads_seq: list[dict[str, np.ndarray]],
+                      **hyper: object) -> list[dict[str, np.ndarray]]:
+        opt = self.fn("optimizers", "OPTIMIZERS")[name](**hyper)
+        p = self.params_to(params)
+        out = []
+        for g in grads_seq:
+            opt.update(p, self.params_to(g))
+            out.append(self.params_back(p))
+        return out
+
+    def train(self, plan: object, data: tuple, lr: float, **net_kw: object) -> tuple:
+        (x, t), (xt, tt) = data
+        net = self.make_net(plan.initial_params(), **net_kw)
+        hist = self.mod("training").train(net, self.to(x), self.to_labels(t), self.to(xt),
+                                          self.to_labels(tt), plan, learning_rate=lr,
+                                          progress=False, mode="eager")
+        return hist, self.net_params(net)
+
+
+def reference_engine() -> Engine:
+    """The float64 NumPy reference every candidate is judged against."""
+    return NumpyEngine(dtype="float64")
+
+
+def engines_for(device: str | None = None, dtypes: tuple[str, ...] = ("float64", "float32"),
+                allow_tf32: bool = False) -> list[Engine]:
+    """The candidate engines: torch on ``device`` in each dtype, and NumPy float32."""
+    out: list[Engine] = []
+    try:
+        import torch  # noqa: F401
+
+        from reference_torch.device import resolve_device
+
+        dev = str(resolve_device(device))
+        for dt in dtypes:
+            out.append(TorchEngine(dtype=dt, device=dev, allow_tf32=allow_tf32 and dt == "float32"))
+    except ImportError:  # pragma: no cover - torch is a dependency; keep NumPy checks usable
+        pass
+    if "float32" in dtypes:
+        out.append(NumpyEngine(dtype="float32"))
+    return out

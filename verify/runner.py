@@ -1,0 +1,34 @@
+"""Run check groups on a context and judge them: the one place observations become verdicts."""
+
+from __future__ import annotations
+
+import time
+
+from .checks import GROUPS
+from .checks.context import Context
+from .observe import Observation, judge
+from .report import CheckResult
+
+__all__ = ["run_groups", "observe_groups"]
+
+
+def observe_groups(ctx: Context, groups: list[str]) -> dict[str, tuple[list, float]]:
+    """Raw output of each group: (observations and ready results, seconds)."""
+    out = {}
+    for g in groups:
+        if g not in GROUPS:
+            raise ValueError(f"groups: expected names from {sorted(GROUPS)}, got {g!r}")
+        start = time.perf_counter()
+        items = GROUPS[g].observe(ctx)
+        out[g] = (items, time.perf_counter() - start)
+    return out
+
+
+def run_groups(ctx: Context, groups: list[str]) -> list[CheckResult]:
+    """Observe and judge each group; results in group order."""
+    results: list[CheckResult] = []
+    for _g, (items, secs) in observe_groups(ctx, groups).items():
+        obs = [i for i in items if isinstance(i, Observation)]
+        ready = [i for i in items if isinstance(i, CheckResult)]
+        results += judge(obs, seconds=secs) + ready
+    return results
