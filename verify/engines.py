@@ -212,15 +212,16 @@ class TorchEngine(Engine):
         self._dev = torch.device(self.device)
 
     def to(self, a: np.ndarray) -> object:
-        return self._torch.as_tensor(np.asarray(a, dtype=np.float64), device=self._dev).to(
-            self._tdtype)
+        # A copy, never a view of the caller's array: engines update parameters in place.
+        return self._torch.tensor(np.asarray(a, dtype=np.float64), device=self._dev,
+                                  dtype=self._tdtype)
 
     def to_labels(self, t: np.ndarray) -> object:
         return self._torch.as_tensor(np.asarray(t, dtype=np.int64), device=self._dev)
 
     def back(self, a: object) -> np.ndarray:
-        if hasattr(a, "detach"):
-            return a.detach().to("cpu", self._torch.float64).numpy()
+        if hasattr(a, "detach"):  # .numpy() shares memory on the CPU: copy, callers keep snapshots
+            return a.detach().to("cpu", self._torch.float64).numpy().copy()
         return np.asarray(a, dtype=np.float64)
 
     def params_to(self, params: dict[str, np.ndarray]) -> dict[str, object]:

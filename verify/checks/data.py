@@ -17,10 +17,10 @@ def observe(ctx: Context) -> list[Observation]:
     (xr, tr), (xe, te) = load_mnist(normalize=False, data_dir=ctx.data_dir)
     tv = torchvision_arrays(data_dir=ctx.data_dir)
     obs = []
-    for label, ours, theirs in (("train images", xr, tv["train_images"]),
-                                ("train labels", tr, tv["train_labels"]),
-                                ("test images", xe, tv["test_images"]),
-                                ("test labels", te, tv["test_labels"])):
+    for label, ours, theirs in (("train images", xr, tv["x_train"]),
+                                ("train labels", tr, tv["t_train"]),
+                                ("test images", xe, tv["x_test"]),
+                                ("test labels", te, tv["t_test"])):
         ours = np.asarray(ours).reshape(len(ours), -1).astype(np.float64)
         theirs = np.asarray(theirs).reshape(len(theirs), -1).astype(np.float64)
         obs.append(Observation("torchvision MNIST equals the IDX parser", GROUP,

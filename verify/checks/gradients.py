@@ -86,11 +86,32 @@ def observe(ctx: Context) -> list[Observation]:
                                            eng.tolerance_class, tkind, f"{c['name']}, grad {p}",
                                            g[p], expected[p]))
     obs += _simplenet(ctx)
+    obs += _restores(ctx)
+    return obs
+
+
+def _restores(ctx: Context) -> list[Observation]:
+    """numerical_gradient must hand the parameters back bit for bit (compared as raw bits)."""
+    obs = []
+    w = r32(ctx.rng(70).standard_normal((2, 3)))
+    x, t = np.array([0.6, 0.9]), np.array([0.0, 0.0, 1.0])
+    for eng in [ctx.reference] + [e for e in ctx.engines if e.dtype == "float64"]:
+        net = eng.mod("networks").SimpleNet(W=eng.to(w))
+        before = eng.back(net.W).copy()
+        net.numerical_gradient(eng.to(x), eng.to(t))
+        after = eng.back(net.W)
+        changed = np.array([float(np.count_nonzero(after.view(np.uint64)
+                                                   != before.view(np.uint64)))])
+        obs.append(Observation("numerical_gradient restores parameters bit for bit", GROUP,
+                               eng.name, "exact", "restore", "SimpleNet.W: elements changed",
+                               changed, np.zeros(1)))
     return obs
 
 
 def _simplenet(ctx: Context) -> list[Observation]:
-    """The chapter's SimpleNet at x = (0.6, 0.9), t = class 2, random W (book's δ loss)."""
+    """The chapter's SimpleNet at x = (0.6, 0.9), t = class 2, random W (book's δ loss).
+
+    SimpleNet holds float64 weights in both references, as the chapter's example does."""
     obs = []
     for j in range(2 if ctx.quick else 4):
         w = r32(ctx.rng(60 + j).standard_normal((2, 3)))
@@ -102,7 +123,7 @@ def _simplenet(ctx: Context) -> list[Observation]:
         obs.append(Observation("SimpleNet backprop vs central differences", GROUP,
                                ctx.reference.name, "float64", "numerical_delta",
                                f"point {j}", r_bp, r_num))
-        for eng in ctx.engines:
+        for eng in [e for e in ctx.engines if e.dtype == "float64"]:  # SimpleNet is float64
             net = eng.mod("networks").SimpleNet(W=eng.to(w))
             g = eng.back(net.gradient(eng.to(x), eng.to(t)))
             obs.append(Observation("SimpleNet gradient (backprop)", GROUP, eng.name,

@@ -15,6 +15,13 @@ from .context import Context, r32
 
 GROUP = "losses"
 
+#: (function, case) pairs where torch autograd legitimately differs from the reference, with the
+#: reason.  They are left out of the autograd comparison and listed in the report's environment.
+KNOWN_AUTOGRAD_DIFFERENCES = {
+    ("mean_absolute_error", "NaN/Inf"): "torch.abs backward uses sgn(NaN) = 0, so autograd "
+    "gives 0 where the gradient is undefined; NumPy's and torch's hand-written backward give NaN",
+}
+
 
 def activation_cases(rng: np.random.Generator) -> dict[str, np.ndarray]:
     typical = 3 * rng.standard_normal((6, 10))
@@ -64,14 +71,17 @@ def _bce_cases(rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarr
     return {"typical": (y, t), "y at 0 and 1": (edge, t)}
 
 
-def _observe(ctx: Context, check: str, kind: str, case: str, fn, *args) -> list[Observation]:
+def _observe(ctx: Context, check: str, kind: str, case: str, fn, *args,
+             ref_fn=None) -> list[Observation]:
+    """Run ``fn`` on every engine (skipping None results) and compare with ``ref_fn`` (default
+    ``fn``) on the reference."""
     # Typical inputs get the tight bound; adversarial ones (huge logits, ties, exact zeros,
     # NaN/Inf, probabilities at 0 or 1) are ill-conditioned in float32, so their noise is
     # measured separately instead of loosening the typical bound.
     if not case.startswith("typical"):
         kind = f"{kind}_adversarial"
     args = tuple(r32(a) for a in args)
-    ref = fn(ctx.reference, *args)
+    ref = (ref_fn or fn)(ctx.reference, *args)
     out = []
     for eng in ctx.engines:
         got = fn(eng, *args)
@@ -98,7 +108,8 @@ def observe(ctx: Context) -> list[Observation]:
                             lambda e, x=x, g=g, n=name: e.hand_backward(n, x, g))
             obs += _observe(ctx, f"{name} backward (autograd)", "function", case,
                             lambda e, x=x, g=g, n=name: (e.autograd_backward(n, x, g)
-                                                         if e.framework == "torch" else None))
+                                                         if e.framework == "torch" else None),
+                            ref_fn=lambda e, x=x, g=g, n=name: e.hand_backward(n, x, g))
     tables = {
         "cross_entropy_error": loss_cases(rng),
         "softmax_cross_entropy": {k: v for k, v in loss_cases(rng).items()
@@ -115,14 +126,17 @@ def observe(ctx: Context) -> list[Observation]:
             obs += _observe(ctx, f"{name} forward", "function", case,
                             lambda e, y=y, t=t, n=name: np.atleast_1d(e.forward(n, y, t)))
             g = float(r32(rng.standard_normal()))
-            if "NaN" in case and name == "mean_absolute_error":
-                pass  # sign(NaN) is NaN in both; still compared below
             obs += _observe(ctx, f"{name} backward (hand-written)", "function", case,
                             lambda e, y=y, t=t, g=g, n=name: e.hand_backward(n, y, g, t))
+            known = KNOWN_AUTOGRAD_DIFFERENCES.get((name, case))
+            if known:
+                ctx.notes.setdefault("known_differences", {})[f"{name} autograd, {case}"] = known
+                continue
             obs += _observe(ctx, f"{name} backward (autograd)", "function", case,
                             lambda e, y=y, t=t, g=g, n=name: (e.autograd_backward(n, y, g, t)
                                                               if e.framework == "torch"
-                                                              else None))
+                                                              else None),
+                            ref_fn=lambda e, y=y, t=t, g=g, n=name: e.hand_backward(n, y, g, t))
     for red in ("sum", "mean"):
         y, t = (r32(a) for a in _regression_cases(rng)["typical"])
         obs += _observe(ctx, f"mean_squared_error forward ({red})", "function", "typical",

@@ -1,0 +1,214 @@
+"""``python -m verify`` / ``nnparity``: prove that the two references agree.
+
+Read top to bottom: parse the options, pick the engines, run the check groups, judge them
+against the float64 reference, print the table, write the reports, exit 0 only if all passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .report import CheckResult, Report, format_table, write_json, write_junit, write_markdown
+
+GROUP_ORDER = ("seeds", "losses", "gradients", "optimizers", "data", "training")
+SUBCOMMANDS = (*GROUP_ORDER, "all", "selftest", "bench", "calibrate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nnparity",
+        description="Run the NumPy and torch references on one plan and prove they agree "
+        "(losses, gradients, optimizers, data, training) against float64.",
+        epilog="Exit status: 0 if every check passed, 1 if any failed, 2 for bad usage.",
+    )
+    p.add_argument("command", nargs="?", default="all", choices=SUBCOMMANDS,
+                   help="a check group, 'all' (default), 'selftest' (planted bugs), "
+                   "'bench' (speed ratios) or 'calibrate' (measure the noise tolerances "
+                   "come from)")
+    p.add_argument("--device", default=None,
+                   help="torch device for the torch engines (default: $NNPARITY_DEVICE, else "
+                   "cuda if available, else cpu)")
+    p.add_argument("--dtype", default="both", choices=("float32", "float64", "both"),
+                   help="candidate precision(s); the reference is always NumPy float64")
+    p.add_argument("--iters", type=int, default=None,
+                   help="training iterations (default 10000, the book's run; 500 with --quick)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the plan and the test inputs")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="selftest/calibrate: how many seeds to run with no bug (default 20)")
+    p.add_argument("--data-dir", default=None,
+                   help="MNIST folder (default: $NNPARITY_DATA_DIR, cache, download, subset)")
+    p.add_argument("--json", metavar="PATH", help="write the JSON report here")
+    p.add_argument("--junit", metavar="PATH", help="write JUnit XML here (one case per check)")
+    p.add_argument("--report-dir", metavar="PATH",
+                   help="write report.json, junit.xml, summary.md and PNG plots here")
+    p.add_argument("--quick", action="store_true",
+                   help="smaller runs (500 training iterations, fewer points); same tolerances")
+    p.add_argument("--allow-tf32", action="store_true",
+                   help="declare TF32: judge float32 with the tf32 class instead of failing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.iters is not None and args.iters < 1:
+        p.error(f"--iters: expected a positive number of iterations, got {args.iters}")
+    if args.seed < 0:
+        p.error(f"--seed: expected a non-negative integer, got {args.seed}")
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        p.error(f"--data-dir: expected a folder holding the four MNIST files, got "
+                f"{args.data_dir!r}, which is not a folder")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_args(parser, args)
+    if args.command == "selftest":
+        from .selftest import main as selftest_main
+
+        return selftest_main(args)
+    if args.command == "bench":
+        from .bench import main as bench_main
+
+        return bench_main(args)
+    if args.command == "calibrate":
+        return _calibrate(args)
+
+    from .checks.context import Context
+    from .engines import engines_for
+    from .runner import run_groups
+
+    dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
+    engines = engines_for(args.device, dtypes, allow_tf32=args.allow_tf32)
+    ctx = Context(engines=engines, seed=args.seed, quick=args.quick,
+                  iters=args.iters or (500 if args.quick else 10_000), data_dir=args.data_dir,
+                  progress=not args.no_progress and sys.stderr.isatty())
+    groups = list(GROUP_ORDER) if args.command == "all" else [args.command]
+    start = time.perf_counter()
+    checks: list[CheckResult] = [*_precision_checks(engines, args.allow_tf32)]
+    for g in groups:
+        t0 = time.perf_counter()
+        if ctx.progress:
+            print(f"[{g}] running...", file=sys.stderr, flush=True)
+        checks += run_groups(ctx, [g])
+        if ctx.progress:
+            print(f"[{g}] {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    report = Report(checks=checks, environment=_environment(ctx, args, time.perf_counter() - start))
+    print(format_table(report, color=sys.stdout.isatty()))
+    _write_outputs(report, ctx, args)
+    return 0 if report.passed else 1
+
+
+def _precision_checks(engines: list, allow_tf32: bool) -> list[CheckResult]:
+    """Refuse to claim reference parity while TF32 is on, unless it was declared."""
+    out = []
+    torch_engines = [e for e in engines if e.framework == "torch"]
+    if not torch_engines:
+        return out
+    from reference_torch.device import PrecisionError, PrecisionSettings, assert_reference_precision
+
+    settings = PrecisionSettings.current()
+    try:
+        assert_reference_precision(allow_tf32=allow_tf32)
+        passed, msg = True, ""
+    except PrecisionError as e:
+        passed, msg = False, str(e)
+    out.append(CheckResult(
+        name="precision settings (TF32 off or declared)", group="environment", passed=passed,
+        max_abs_err=0.0, max_rel_err=0.0, where=str(settings), tolerance_class="exact",
+        rtol=0.0, atol=0.0, message=msg, details={"settings": str(settings)}))
+    return out
+
+
+def _environment(ctx, args: argparse.Namespace, seconds: float) -> dict:
+    env = {
+        "python": platform.python_version(), "numpy": np.__version__,
+        "platform": platform.platform(), "machine": platform.machine(),
+        "cpu_count": os.cpu_count(), "command": args.command, "seed": args.seed,
+        "iters": ctx.iters, "quick": ctx.quick,
+        "engines": [e.name for e in ctx.engines], "reference": ctx.reference.name,
+        "data": ctx.notes.get("data", "not loaded"), "seconds": round(seconds, 2),
+        "known_differences": ctx.notes.get("known_differences", {}),
+    }
+    try:
+        import torch
+        import torchvision
+
+        from reference_torch.device import environment_info
+
+        dev = next((e.device for e in ctx.engines if e.framework == "torch"), "cpu")
+        env["torch"] = torch.__version__
+        env["torchvision"] = torchvision.__version__
+        env["torch_environment"] = environment_info(dev)
+    except ImportError:  # pragma: no cover
+        env["torch"] = "not installed"
+    return env
+
+
+def _write_outputs(report: Report, ctx, args: argparse.Namespace) -> None:
+    if args.json:
+        write_json(report, args.json)
+    if args.junit:
+        write_junit(report, args.junit)
+    if args.report_dir:
+        out = Path(args.report_dir)
+        write_json(report, out / "report.json")
+        write_junit(report, out / "junit.xml")
+        write_markdown(report, out / "summary.md")
+        _plots(report, ctx, out)
+        print(f"reports written to {out}/", file=sys.stderr)
+
+
+def _plots(report: Report, ctx, out: Path) -> None:
+    """One PNG per candidate: curves overlaid and their difference with band and divergence."""
+    from .plots import plot_training_comparison
+    from .tolerances import curve_band, flip_band
+
+    curves = ctx.notes.get("curves")
+    if not curves:
+        return
+    ref = curves["reference"]
+    for eng in ctx.engines:
+        hist = curves.get(eng.name)
+        if hist is None:
+            continue
+        first = next((c.first_divergence_step for c in report.checks
+                      if c.name == f"free-running loss curve ({eng.name})"), None)
+        n = len(ref.train_loss_list)
+        plot_training_comparison(
+            out / f"training_{eng.name.replace('/', '_')}.png",
+            loss_a=hist.train_loss_list, loss_b=ref.train_loss_list,
+            acc_a={"train": hist.train_acc_list, "test": hist.test_acc_list},
+            acc_b={"train": ref.train_acc_list, "test": ref.test_acc_list},
+            label_a=eng.name, label_b=ctx.reference.name,
+            loss_band=curve_band(eng.tolerance_class, np.arange(n)) * np.abs(
+                np.asarray(ref.train_loss_list)),
+            # allowed change of a correct count, as a fraction of the smaller (test) set
+            acc_band=flip_band(eng.tolerance_class, 70_000) / 10_000, first_divergence=first)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import json
+
+    from .calibrate import calibrate
+
+    out = calibrate(seeds=args.seeds or 20, iters=args.iters or 300, device=args.device,
+                    data_dir=args.data_dir, quick=args.quick)
+    text = json.dumps(out, indent=1)
+    print(text)
+    if args.json:
+        from reference_numpy._validate import atomic_write_bytes
+
+        atomic_write_bytes(args.json, text.encode())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
