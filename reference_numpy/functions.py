@@ -76,7 +76,9 @@ def relu_grad(x: np.ndarray) -> np.ndarray:
 
     At the kink we take ReLU'(0) = 0, as the book's ``Relu`` layer and torch do (the book's
     standalone ``relu_grad`` says 1; that disagreement is a classic parity bug).  At NaN the
-    comparison x > 0 is false, so the gradient is 0, which is also what torch's backward gives.
+    comparison x > 0 is false, so this gives 0.  torch's autograd for relu differs there: its
+    threshold_backward zeroes the gradient where the *output* is <= 0, which NaN is not, so the
+    incoming gradient passes through (verify lists this as a known difference).
     """
     x = as_float_array(x, "x")
     return (x > 0).astype(x.dtype)

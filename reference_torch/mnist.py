@@ -122,7 +122,8 @@ def _writable_base() -> Path:
     """``<mnist_cache_dir()>/torchvision``, else a per-user temp folder when that is read-only."""
     candidates = [
         mnist_cache_dir() / "torchvision",
-        Path(tempfile.gettempdir()) / f"nnparity-{os.getuid() if hasattr(os, 'getuid') else 0}"
+        Path(tempfile.gettempdir())
+        / f"nnparity-{os.getuid() if hasattr(os, 'getuid') else 0}"
         / "torchvision",
     ]
     errors = []
@@ -135,7 +136,8 @@ def _writable_base() -> Path:
         except OSError as e:
             errors.append(f"{base}: {e}")
     raise OSError(
-        "no writable folder for torchvision's MNIST layout: " + "; ".join(errors)
+        "no writable folder for torchvision's MNIST layout: "
+        + "; ".join(errors)
         + "; set NNPARITY_CACHE_DIR to a writable folder"
     )
 

@@ -92,18 +92,31 @@ def main(argv: list[str] | None = None) -> int:
                   progress=not args.no_progress and sys.stderr.isatty())
     groups = list(GROUP_ORDER) if args.command == "all" else [args.command]
     start = time.perf_counter()
-    checks: list[CheckResult] = [*_precision_checks(engines, args.allow_tf32)]
-    for g in groups:
-        t0 = time.perf_counter()
-        if ctx.progress:
-            print(f"[{g}] running...", file=sys.stderr, flush=True)
-        checks += run_groups(ctx, [g])
-        if ctx.progress:
-            print(f"[{g}] {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    with _guard(engines, args.allow_tf32):
+        checks: list[CheckResult] = [*_precision_checks(engines, args.allow_tf32)]
+        for g in groups:
+            t0 = time.perf_counter()
+            if ctx.progress:
+                print(f"[{g}] running...", file=sys.stderr, flush=True)
+            checks += run_groups(ctx, [g])
+            if ctx.progress:
+                print(f"[{g}] {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     report = Report(checks=checks, environment=_environment(ctx, args, time.perf_counter() - start))
     print(format_table(report, color=sys.stdout.isatty()))
     _write_outputs(report, ctx, args)
     return 0 if report.passed else 1
+
+
+def _guard(engines: list, allow_tf32: bool):
+    """Reference precision for the run (TF32 off, deterministic algorithms) unless TF32 is
+    declared; the precision check then confirms what was in force."""
+    if not any(e.framework == "torch" for e in engines):
+        import contextlib
+
+        return contextlib.nullcontext()
+    from reference_torch.device import precision_guard
+
+    return precision_guard(allow_tf32=allow_tf32)
 
 
 def _precision_checks(engines: list, allow_tf32: bool) -> list[CheckResult]:

@@ -1,0 +1,183 @@
+"""``python -m verify bench`` in its tiny smoke mode: the reports are written and well formed.
+
+Benchmarks are never timed tests: nothing here looks at a speed or at whether a target was met,
+only at the shape of what the run writes (JSON, Markdown, PNG) and at the bookkeeping (ratios,
+targets, skipped GPU rows with their reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import struct
+import sys
+
+import pytest
+import torch
+
+from benchmarks.harness import blas_threads
+from reference_numpy.mnist import SUBSET_DIR
+from verify import bench
+from verify.cli import build_parser
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """One smoke run (shared by the tests below), as ``python -m verify bench`` would call it:
+    an argparse namespace like the CLI's plus the hidden ``smoke`` flag; one torch thread so a
+    busy test machine cannot stall it (the thread count is restored afterwards)."""
+    out = tmp_path_factory.mktemp("bench")
+    args = build_parser().parse_args(
+        ["bench", "--iters", "20", "--report-dir", str(out), "--data-dir", str(SUBSET_DIR),
+         "--no-progress", "--seed", "0"]
+    )
+    args.smoke, args.torch_threads = True, 1
+    blas = blas_threads()
+    if blas is not None:
+        args.blas_threads = 1
+    threads = torch.get_num_threads()
+    rc = bench.main(args)
+    assert torch.get_num_threads() == threads, "bench must restore torch's thread count"
+    assert blas_threads() == blas, "bench must restore the BLAS thread count"
+    return rc, out
+
+
+def test_smoke_run_writes_reports(smoke: tuple) -> None:
+    rc, out = smoke
+    assert rc == 0
+    assert {p.name for p in out.iterdir()} == {"bench.json", "RESULTS.md", "bench.png"}
+    assert not list(out.glob(".*.tmp")), "atomic writes leave no temp files"
+
+
+def test_json_is_complete(smoke: tuple) -> None:
+    _, out = smoke
+    result = json.loads((out / "bench.json").read_text())
+    assert result["schema"] == bench.SCHEMA
+    assert result["config"]["mode"] == "smoke" and result["config"]["iters"] == 20
+    mi = result["machine"]
+    for key in ("platform", "cpu", "python", "numpy", "torch", "torch_threads_default", "blas",
+                "thread_env", "date"):
+        assert key in mi, key
+    rows = result["measurements"]
+    ids = {m["id"] for m in rows}
+    assert {"train/book", "train/numpy/float64", "train/numpy/float32", "grad/loop",
+            "grad/numpy-fast", "grad/torch-gpu", "verify/full"} <= ids
+    assert any(i.startswith("train/torch-cpu/") for i in ids)
+    for m in rows:
+        assert m["error"] is None, (m["id"], m["error"])
+        if m["skipped"]:
+            assert m["median"] is None and m["met"] is None
+            continue
+        assert m["repeats"] >= 1 and len(m["times"]) == m["repeats"]
+        assert m["min"] <= m["median"] <= m["max"]
+        assert all(math.isfinite(t) and t > 0 for t in m["times"])
+        if not m["is_baseline"]:
+            assert m["ratio"] is not None and m["ratio"] > 0
+            assert m["baseline"] in ids
+        for t in m["targets"]:
+            assert isinstance(t["met"], bool) and t["actual"] is not None
+            assert set(t) >= {"kind", "value", "text"}
+        if m["targets"]:
+            assert m["met"] == all(t["met"] for t in m["targets"])
+            assert m["claim_conditions"] is False  # a smoke run is never the claim
+    # the loop runs once, the others are repeated; all gradients agree to rounding
+    by_id = {m["id"]: m for m in rows}
+    assert by_id["grad/loop"]["repeats"] == 1
+    assert by_id["grad/numpy-fast"]["extra"]["max_abs_diff_vs_loop"] < 1e-8
+    # every training engine replayed one plan: identical accuracies after 20 iterations
+    accs = {m["extra"]["test_acc"] for m in rows if m["section"] == "training"}
+    assert len(accs) == 1
+    if not torch.cuda.is_available():
+        gpu_rows = [m for m in rows if m["section"] == "gpu" or m["id"] == "grad/torch-gpu"]
+        assert gpu_rows and all(m["skipped"] == "no CUDA device" for m in gpu_rows)
+    assert by_id["verify/full"]["skipped"]
+    sc = result["scaling"]
+    assert sc["batch_sizes"] == [1, 10] and sc["hidden_sizes"] == [5, 10]
+    for s in sc["series"]:
+        assert s["error"] is None
+        assert len(s["points"]) == 2
+        assert all(p["median"] > 0 and p["iters"] >= 1 for p in s["points"])
+
+
+def test_markdown_table(smoke: tuple) -> None:
+    _, out = smoke
+    md = (out / "RESULTS.md").read_text()
+    result = json.loads((out / "bench.json").read_text())
+    assert "| what | time (median [min–max]) | ratio | target | met? |" in md
+    assert result["machine"]["cpu"] in md and result["machine"]["numpy"] in md
+    assert "threads" in md and "](bench.png)" in md
+    table = [ln for ln in md.splitlines() if ln.startswith("| ") and not ln.startswith("| **")]
+    # header row, one row per measurement, and the two scaling tables (header + 1 per series)
+    n_series = len(result["scaling"]["series"])
+    assert len(table) == 1 + len(result["measurements"]) + 2 + n_series
+    for ln in table:
+        assert ln.count(" | ") >= 2
+
+
+def test_png_is_a_png(smoke: tuple) -> None:
+    _, out = smoke
+    raw = (out / "bench.png").read_bytes()
+    assert raw[:8] == PNG_MAGIC and raw[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", raw[16:24])
+    assert width > 500 and height > 200
+
+
+def test_cli_options_reach_bench() -> None:
+    args = build_parser().parse_args(["bench", "--quick", "--iters", "300"])
+    cfg = bench.Config.from_args(args)
+    assert cfg.mode == "quick" and cfg.sizes.iters == 300 and not cfg.with_verify
+    assert cfg.sizes.grad_batch == 10 and cfg.report_dir == bench.DEFAULT_REPORT_DIR
+    full = bench.Config.from_args(build_parser().parse_args(["bench"]))
+    assert full.mode == "full" and full.sizes.iters == 10_000 and full.sizes.grad_batch == 100
+
+
+def test_bad_options_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(["--repeats", "0", "--no-progress"]) == 2
+    assert "--repeats" in capsys.readouterr().err
+
+
+def test_judge_ratios_and_targets() -> None:
+    base = bench.Measurement("a", "training", "A", "A", "numpy", is_baseline=True)
+    fast = bench.Measurement("b", "training", "B", "B", "numpy", baseline="a")
+    fast.target("speedup_min", 3.0, "≥ 3×")
+    fast.target("abs_max", 0.3, "acc", source="d")
+    slow = bench.Measurement("c", "training", "C", "C", "numpy", baseline="a")
+    slow.target("time_max", 0.5, "≤ 0.5 s")
+    gone = bench.Measurement("g", "gpu", "G", "G", "torch", baseline="a", skipped="no CUDA device")
+    gone.target("time_max", 0.5, "≤ 0.5 s")
+    for m, t in ((base, 8.0), (fast, 2.0), (slow, 4.0)):
+        m.timing.add(t)
+    fast.extra["d"] = -0.2
+    bench._judge([base, fast, slow, gone])
+    assert fast.ratio == pytest.approx(4.0) and fast.met is True
+    assert slow.ratio == pytest.approx(2.0) and slow.met is False
+    assert gone.ratio is None and gone.met is None
+    assert bench._summary([base, fast, slow, gone]) == {
+        "evaluated": 2, "met": 1, "missed": ["C"], "skipped": ["G"], "errors": []}
+
+
+def test_namespace_without_bench_only_options() -> None:
+    """cli.py's namespace has no --repeats/--smoke/--with-verify: defaults apply."""
+    ns = argparse.Namespace(device=None, iters=None, quick=False, json=None, report_dir=None,
+                            no_progress=True, seed=0, data_dir=None)
+    cfg = bench.Config.from_args(ns)
+    assert cfg.mode == "full" and cfg.sizes.repeats == 5 and cfg.torch_threads is None
+
+
+def test_verify_subprocess_is_measured(tmp_path) -> None:
+    """The --with-verify row on a stand-in command: wall time, exit status, peak RSS, output."""
+    args = bench.build_parser().parse_args(["--with-verify", "--report-dir", str(tmp_path)])
+    cfg = bench.Config.from_args(args)
+    assert cfg.with_verify
+    cmd = [sys.executable, "-c", "import sys; print('checked'); sys.exit(3)"]
+    (m,) = bench.verify_section(cfg, cmd)
+    assert m.error is None and m.skipped is None
+    assert m.timing.repeats == 1 and m.timing.median > 0
+    assert m.peak_rss_mib is not None and m.peak_rss_mib > 1
+    assert m.extra["returncode"] == 3
+    assert "checked" in (tmp_path / "verify_output.txt").read_text()
+    quick = bench.Config.from_args(bench.build_parser().parse_args(["--quick", "--with-verify"]))
+    assert bench.verify_section(quick)[0].skipped == "not in --quick runs"
