@@ -181,3 +181,20 @@ def test_verify_subprocess_is_measured(tmp_path) -> None:
     assert "checked" in (tmp_path / "verify_output.txt").read_text()
     quick = bench.Config.from_args(bench.build_parser().parse_args(["--quick", "--with-verify"]))
     assert bench.verify_section(quick)[0].skipped == "not in --quick runs"
+
+
+def test_full_run_publishes_section(smoke: tuple, tmp_path, monkeypatch) -> None:
+    """A full run into the default folder also writes the README's section, linking the chart
+    relative to itself; other runs never touch it."""
+    _, out = smoke
+    result = json.loads((out / "bench.json").read_text())
+    published = tmp_path / "RESULTS.md"
+    monkeypatch.setattr(bench, "PUBLISHED_MD", published)
+    cfg = bench.Config.from_args(bench.build_parser().parse_args([]))
+    cfg.report_dir = tmp_path / "results"
+    paths = bench.write_reports(result, cfg)
+    assert paths["published"] == published
+    assert "](results/bench.png)" in published.read_text()
+    published.unlink()
+    cfg.mode = "quick"
+    assert "published" not in bench.write_reports(result, cfg) and not published.exists()

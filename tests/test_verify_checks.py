@@ -25,7 +25,10 @@ def _ctx(engines, mnist_dir, seed=0, iters=40):
     return Context(engines=engines, seed=seed, iters=iters, quick=True, data_dir=str(mnist_dir))
 
 
-@pytest.mark.parametrize("group", ["seeds", "losses", "gradients", "optimizers", "data", "training"])
+GROUPS = ["seeds", "losses", "gradients", "optimizers", "data", "training"]
+
+
+@pytest.mark.parametrize("group", GROUPS)
 def test_every_group_passes_on_the_references(engines, mnist_dir, group):
     results = run_groups(_ctx(engines, mnist_dir), [group])
     assert results, f"group {group} produced no checks"

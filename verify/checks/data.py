@@ -32,7 +32,8 @@ def observe(ctx: Context) -> list[Observation]:
             r = int(rows[0]) if rows.size else 0
             a = theirs[r : r + 1].astype(np.float64)
             e = ours[r : r + 1].astype(np.float64)
-            label = f"{label} (row {r}{'; ' + str(rows.size) + ' rows differ' if rows.size else ''})"
+            differ = f"; {rows.size} rows differ" if rows.size else ""
+            label = f"{label} (row {r}{differ})"
         obs.append(Observation("torchvision MNIST equals the IDX parser", GROUP,
                                "torchvision", "exact", "data", label, a, e))
     return obs
