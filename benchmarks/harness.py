@@ -270,7 +270,7 @@ def machine_info(gpu_device: Any = None) -> dict[str, Any]:
         "torch": torch.__version__,
         "blas": blas_info(),
         "thread_env": {k: os.environ.get(k) for k in THREAD_ENV_VARS},
-        "torch_threads_default": torch.get_num_threads(),
+        "torch_threads": torch.get_num_threads(),  # as set for the run
         "torch_interop_threads": torch.get_num_interop_threads(),
         "torch_precision": PrecisionSettings.current().as_dict(),
         "git_commit": git_commit(),

@@ -36,6 +36,11 @@ def fmt_seconds(s: float | None) -> str:
     return f"{s * 1e6:.3g} µs"
 
 
+def fmt_ratio(r: float) -> str:
+    """3 significant digits, without exponents: 0.841×, 3.81×, 145×, 1,060×."""
+    return f"{r:,.0f}×" if r >= 1000 else f"{r:.3g}×"
+
+
 def _range(m: Mapping[str, Any]) -> str:
     lo, hi = fmt_seconds(m["min"]), fmt_seconds(m["max"])
     # one unit for both ends when they share it: "1.2–1.3 s", else both in full
@@ -66,7 +71,7 @@ def ratio_cell(m: Mapping[str, Any], names: Mapping[str, str]) -> str:
     if r is None:
         return "—"
     base = names.get(m.get("baseline") or "", m.get("baseline") or "")
-    return f"{r:.3g}× vs {base}"
+    return f"{fmt_ratio(r)} vs {base}"
 
 
 def target_cell(m: Mapping[str, Any]) -> str:
@@ -285,7 +290,7 @@ def _ratio_panel(ax: Any, result: Mapping[str, Any]) -> None:
             if t["kind"] == "speedup_min":
                 ax.plot([t["value"]] * 2, [y - 0.4, y + 0.4], color="black", lw=2)
         timed = [t for t in m.get("targets") or [] if t["kind"] == "time_max"]
-        note = f"{m['ratio']:.3g}×"
+        note = fmt_ratio(m["ratio"])
         for t in timed:
             note += f"  ({t['text']}: {'met' if t['met'] else 'missed'})"
         ax.text(m["ratio"], y, " " + note, va="center", fontsize=7)

@@ -58,7 +58,7 @@ def test_json_is_complete(smoke: tuple) -> None:
     assert result["schema"] == bench.SCHEMA
     assert result["config"]["mode"] == "smoke" and result["config"]["iters"] == 20
     mi = result["machine"]
-    for key in ("platform", "cpu", "python", "numpy", "torch", "torch_threads_default", "blas",
+    for key in ("platform", "cpu", "python", "numpy", "torch", "torch_threads", "blas",
                 "thread_env", "date"):
         assert key in mi, key
     rows = result["measurements"]

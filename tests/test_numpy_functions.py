@@ -282,3 +282,12 @@ BAD = [
 def test_bad_input_is_named(call, exc, msg):
     with pytest.raises(exc, match=msg):
         call()
+
+
+def test_reference_numpy_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, reference_numpy, reference_numpy.training, reference_numpy.plotting; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -560,7 +560,7 @@ def _function_run(fn: Callable[..., Any] | None, reference: str, *, forward: boo
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed: expected an int >= 0, got {seed!r}")
     kw = dict(reference_kwargs or {})
-    if fn is not None:
+    if fn is not None or forward:
         _check_callable(fn, "fn", "a callable implementing " + reference)
     if user_backward is not None:
         _check_callable(user_backward, "backward", "a callable backward(x, g[, t]) -> dx")

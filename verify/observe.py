@@ -120,13 +120,15 @@ def _apply_frobenius(obs: Observation, cmp: Comparison) -> None:
     _, _, frob = scaled_errors(obs.actual, obs.expected)
     cmp.frob = frob  # type: ignore[attr-defined]
     if frob > frob_tol:
+        elementwise_passed = cmp.passed
         cmp.passed = False
-        cmp.message = (
-            f"Mismatch in '{obs.check} [{obs.case}]' ({obs.tclass}/{obs.kind}): relative "
-            f"Frobenius error ||a-e||/||e|| = {frob:.3g} exceeds {frob_tol:.3g}"
-            + (" (elementwise it passes: a small systematic error, e.g. a scaled tensor)"
-               if not cmp.message else "")
-            + ("\n" + cmp.message if cmp.message else ""))
+        head = (f"Mismatch in '{obs.check} [{obs.case}]' ({obs.tclass}/{obs.kind}): relative "
+                f"Frobenius error ||a-e||/||e|| = {frob:.3g} exceeds {frob_tol:.3g}")
+        if elementwise_passed:
+            cmp.message = (head + " (elementwise every value is within its bound: a small "
+                           "systematic error, such as a tensor scaled by a constant)")
+        else:
+            cmp.message = head + "\n" + cmp.message
 
 
 def _margin(c: Comparison) -> float:
