@@ -225,7 +225,8 @@ def scaling_markdown(scaling: Mapping[str, Any] | None) -> list[str]:
         series = [s for s in scaling["series"] if s["axis"] == axis]
         if not series:
             continue
-        note = f"{fixed}; the largest batch is the whole training set" if axis == "batch" else fixed
+        whole = axis == "batch" and xs and xs[-1] == scaling.get("train_size")
+        note = f"{fixed}; the largest batch is the whole training set" if whole else fixed
         out += ["", f"Time per training iteration (median) by {axis} size ({note}):", ""]
         out.append("| engine | " + " | ".join(f"{x:,}" for x in xs) + " |")
         out.append("|---" * (len(xs) + 1) + "|")
@@ -327,7 +328,9 @@ def _scaling_panel(ax: Any, scaling: Mapping[str, Any] | None, axis: str) -> Non
     ax.set_xticks(ticks, [f"{v:,}" for v in ticks])
     ax.minorticks_off()
     if axis == "batch":
-        ax.set_xlabel(f"batch size (hidden {scaling['fixed_hidden']}; largest = whole set)")
+        whole = scaling["batch_sizes"][-1] == scaling.get("train_size")
+        ax.set_xlabel(f"batch size (hidden {scaling['fixed_hidden']}"
+                      f"{'; largest = whole training set' if whole else ''})")
     else:
         ax.set_xlabel(f"hidden size (batch {scaling['fixed_batch']})")
     ax.set_ylabel("seconds per iteration (median)")

@@ -40,10 +40,8 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # benchmarks/ lives beside the packages, not inside them
-    sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks import numgrad, render, runs, scaling  # noqa: E402
+from benchmarks import numgrad, render, runs, scaling  # noqa: E402  (installed beside verify)
 from benchmarks.harness import (  # noqa: E402
     Timing,
     blas_threads,

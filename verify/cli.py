@@ -30,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("command", nargs="?", default="all", choices=SUBCOMMANDS,
                    help="a check group, 'all' (default), 'selftest' (planted bugs), "
-                   "'bench' (speed ratios) or 'calibrate' (measure the noise tolerances "
-                   "come from)")
+                   "'bench' (speed ratios; see `nnparity bench --help`) or 'calibrate' "
+                   "(measure the noise tolerances come from)")
     p.add_argument("--device", default=None,
                    help="torch device for the torch engines (default: $NNPARITY_DEVICE, else "
                    "cuda if available, else cpu)")
@@ -67,6 +67,12 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        # bench has options of its own (--repeats, --with-verify, --torch-threads, ...).
+        from .bench import main as bench_main
+
+        return bench_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_args(parser, args)
@@ -74,10 +80,6 @@ def main(argv: list[str] | None = None) -> int:
         from .selftest import main as selftest_main
 
         return selftest_main(args)
-    if args.command == "bench":
-        from .bench import main as bench_main
-
-        return bench_main(args)
     if args.command == "calibrate":
         return _calibrate(args)
 
