@@ -46,6 +46,7 @@ from .gradient import (
     numerical_gradient,
     numerical_gradient_batched,
 )
+from .mnist import MnistSource, load_mnist, locate_mnist, read_idx, torchvision_arrays
 from .networks import PARAM_NAMES, SimpleNet, TwoLayerNet, init_params
 from .optimizers import (
     OPTIMIZERS,
@@ -59,11 +60,32 @@ from .optimizers import (
     RMSprop,
 )
 from .plan import SAMPLING, TrainPlan, dropout_mask, dropout_masks, plan_tensors
+from .plotting import plot_history
+from .training import (
+    EarlyStopping,
+    TrainHistory,
+    holdout_split,
+    load_params,
+    save_params,
+    train,
+)
 
 # training (train, TrainHistory, EarlyStopping, holdout_split, save_params, load_params),
 # mnist (load_mnist, ...) and distributed are added here by the lead once they exist.
 
 __all__ = [
+    "MnistSource",
+    "locate_mnist",
+    "plot_history",
+    "read_idx",
+    "EarlyStopping",
+    "TrainHistory",
+    "holdout_split",
+    "load_mnist",
+    "load_params",
+    "save_params",
+    "torchvision_arrays",
+    "train",
     "AdaGrad",
     "Adam",
     "CEE_DELTA",

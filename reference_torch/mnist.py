@@ -44,13 +44,17 @@ from reference_numpy.mnist import (
     MnistChecksumError,
     MnistFormatError,
     MnistSource,
+    locate_mnist,
     mnist_cache_dir,
+    read_idx,
     read_sha256sums,
 )
 
 from .device import resolve_device, resolve_dtype
 
-__all__ = ["load_mnist", "torchvision_arrays", "prepare_torchvision_root"]
+# locate_mnist, read_idx and MnistSource are framework-neutral (files and bytes): shared.
+__all__ = ["MnistSource", "load_mnist", "locate_mnist", "prepare_torchvision_root", "read_idx",
+           "torchvision_arrays"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _N_CLASSES = 10

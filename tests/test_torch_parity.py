@@ -746,3 +746,16 @@ def test_no_warnings_on_float64_paths():
         warnings.simplefilter("error")
         net.numerical_gradient(torch.from_numpy(x), torch.from_numpy(t))
         rt.numerical_gradient(lambda v: float(v.sum()), torch.zeros(2, dtype=F64))
+
+
+def test_torch_mirrors_numpy_file_for_file_and_name_for_name():
+    from pathlib import Path
+
+    import reference_numpy
+    import reference_torch
+
+    np_files = {p.name for p in Path(reference_numpy.__file__).parent.glob("*.py")}
+    torch_files = {p.name for p in Path(reference_torch.__file__).parent.glob("*.py")}
+    assert np_files <= torch_files, f"missing torch twins: {sorted(np_files - torch_files)}"
+    missing = [n for n in reference_numpy.__all__ if n not in reference_torch.__all__]
+    assert not missing, f"names without a torch twin: {missing}"
