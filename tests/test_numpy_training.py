@@ -46,7 +46,7 @@ def test_book_run_reaches_book_accuracy_float64_and_float32_agrees(mnist):
     rel = np.abs(np.subtract(h32.train_loss_list, h64.train_loss_list)) / np.array(
         h64.train_loss_list
     )
-    assert np.max(rel) < 1e-3  # measured 1.3e-5 over the whole run
+    assert np.max(rel) < 1e-4  # verify measured 1.5e-6 (numpy float32, seed 0, whole run)
 
 
 def _run(subset, plan, **net_kw):

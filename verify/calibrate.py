@@ -66,7 +66,7 @@ def calibrate(seeds: int = 20, *, iters: int = 300, device: str | None = None,
     env = {}
     for tclass, cs in curves.items():
         m = np.max(np.vstack(cs), axis=0)
-        checkpoints = sorted({0, 1, 10, 30, 100, 300, 1000, 3000, 10000} & set(range(len(m))))
+        checkpoints = sorted({0, 1, 10, 30, 100, 300, 1000, 3000, len(m) - 1} & set(range(len(m))))
         env[tclass] = {str(i): float(np.max(m[: i + 1])) for i in checkpoints}
     out["curve_envelope"] = env
     out["flips"] = {c: max(f for f, _ in v) for c, v in flips.items()}

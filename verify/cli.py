@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="smaller runs (500 training iterations, fewer points); same tolerances")
     p.add_argument("--allow-tf32", action="store_true",
                    help="declare TF32: judge float32 with the tf32 class instead of failing")
+    p.add_argument("--replay-all", action="store_true",
+                   help="training: replay every step (default: steps 0-999, then every 10th)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -91,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     engines = engines_for(args.device, dtypes, allow_tf32=args.allow_tf32)
     ctx = Context(engines=engines, seed=args.seed, quick=args.quick,
                   iters=args.iters or (500 if args.quick else 10_000), data_dir=args.data_dir,
-                  progress=not args.no_progress and sys.stderr.isatty())
+                  progress=not args.no_progress and sys.stderr.isatty(),
+                  replay_all=args.replay_all)
     groups = list(GROUP_ORDER) if args.command == "all" else [args.command]
     start = time.perf_counter()
     with _guard(engines, args.allow_tf32):

@@ -20,6 +20,7 @@ class Context:
     quick: bool = False
     data_dir: str | None = None
     progress: bool = False
+    replay_all: bool = False
     reference: Engine = field(default_factory=reference_engine)
     notes: dict = field(default_factory=dict)
 
