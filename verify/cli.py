@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             checks += run_groups(ctx, [g])
             if ctx.progress:
                 print(f"[{g}] {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    report = Report(checks=checks, environment=_environment(ctx, args, time.perf_counter() - start))
+        # Recorded inside the guard: the settings the checks actually ran with.
+        env = _environment(ctx, args, time.perf_counter() - start)
+    report = Report(checks=checks, environment=env)
     print(format_table(report, color=sys.stdout.isatty()))
     _write_outputs(report, ctx, args)
     return 0 if report.passed else 1

@@ -87,6 +87,7 @@ def judge(observations: Iterable[Observation], seconds: float = 0.0) -> list[Che
         _apply_frobenius(obs, cmp)
         rows.setdefault((obs.check, obs.engine), []).append((obs, cmp))
     results = []
+    judging = time.perf_counter() - start
     for (check, engine), pairs in rows.items():
         failing = [(o, c) for o, c in pairs if not c.passed]
         if failing:
@@ -108,7 +109,7 @@ def judge(observations: Iterable[Observation], seconds: float = 0.0) -> list[Che
             atol=cmp.tolerance.atol,
             first_divergence_step=obs.step if failing else None,
             message=cmp.message if failing else "",
-            seconds=(seconds + time.perf_counter() - start) / max(1, len(rows)),
+            seconds=(seconds + judging) / max(1, len(rows)),
             details=details,
         ))
     return results

@@ -35,5 +35,7 @@ def run_groups(ctx: Context, groups: list[str]) -> list[CheckResult]:
     for _g, (items, secs) in observe_groups(ctx, groups).items():
         obs = [i for i in items if isinstance(i, Observation)]
         ready = [i for i in items if isinstance(i, CheckResult)]
-        results += judge(obs, seconds=secs) + ready
+        # Ready results carry their own time; the rest of the group's time goes to the others.
+        rest = max(0.0, secs - sum(r.seconds for r in ready))
+        results += judge(obs, seconds=rest) + ready
     return results
