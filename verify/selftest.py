@@ -49,9 +49,7 @@ def _module(engine: str, name: str):
 def _patch_name(engine: str, name: str, new: object) -> Iterator[None]:
     """Replace ``name`` in every module of the package that holds the original object."""
     modules = ["functions", "gradient", "networks", "optimizers", "training", "plan"]
-    original = getattr(_module(engine, "functions"), name, None)
-    if original is None:
-        original = getattr(_module(engine, "gradient"), name)
+    original = _lookup(engine, name)
     with contextlib.ExitStack() as stack:
         for m in modules:
             try:
@@ -101,7 +99,7 @@ def _softmax_no_shift(engine):
 
 def _scale_output(engine, name, factor_of_input):
     def plant():
-        orig = getattr(_module(engine, "functions"), name)
+        orig = _lookup(engine, name)
 
         def f(y, t, *a, **kw):
             return orig(y, t, *a, **kw) * factor_of_input(y)
@@ -297,9 +295,16 @@ def _torchvision_transposed() -> Iterator[None]:
         yield
 
 
+def _lookup(engine, name):
+    """A public function of the engine's functions or gradient module."""
+    fmod = _module(engine, "functions")
+    return getattr(fmod, name) if hasattr(fmod, name) else getattr(_module(engine, "gradient"),
+                                                                  name)
+
+
 def _fn_replace(engine, name, make):
     def plant():
-        return _patch_name(engine, name, make(getattr(_module(engine, "functions"), name)))
+        return _patch_name(engine, name, make(_lookup(engine, name)))
     return plant
 
 
