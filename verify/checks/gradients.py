@@ -28,6 +28,10 @@ def configs(ctx: Context) -> list[dict]:
              x=x[start:start + n_mnist].astype(np.float64), t=t[start:start + n_mnist]),
         dict(name="784-50-10 sigmoid, 1 image", sizes=(784, 50, 10), std=0.01,
              x=x[start:start + 1].astype(np.float64), t=t[start:start + 1]),
+        # An all-zero image: W1's gradient gets nothing from it, b1's still does.
+        dict(name="784-50-10 sigmoid, batch with an all-zero image", sizes=(784, 50, 10),
+             std=0.01, x=np.vstack([np.zeros((1, 784)), x[start:start + 4]]).astype(np.float64),
+             t=t[start:start + 5]),
         # hidden = output = 10 makes W2 square, so a transposed W2 in backprop still runs.
         dict(name="12-10-10 sigmoid, trained-scale weights", sizes=(12, 10, 10), std=0.8),
         dict(name="12-7-4 relu", sizes=(12, 7, 4), std=0.8, activation="relu"),
