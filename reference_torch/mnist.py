@@ -44,6 +44,9 @@ from reference_numpy.mnist import (
     MnistChecksumError,
     MnistFormatError,
     MnistSource,
+    _check_bool,
+    _expected_sum,
+    _stat_key,
     locate_mnist,
     mnist_cache_dir,
     read_idx,
@@ -53,25 +56,20 @@ from reference_numpy.mnist import (
 from .device import resolve_device, resolve_dtype
 
 # locate_mnist, read_idx and MnistSource are framework-neutral (files and bytes): shared.
-__all__ = ["MnistSource", "load_mnist", "locate_mnist", "prepare_torchvision_root", "read_idx",
-           "torchvision_arrays"]
+__all__ = [
+    "MnistSource",
+    "load_mnist",
+    "locate_mnist",
+    "prepare_torchvision_root",
+    "read_idx",
+    "torchvision_arrays",
+]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _N_CLASSES = 10
 # (resolved path, st_mtime_ns, st_size) -> sha256 of the (decompressed) contents, per process,
 # so a second load in the same process does not hash 47 MB again.
 _HASHED: dict[tuple[str, int, int], str] = {}
-
-
-def _check_bool(value: object, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected True or False, got {type(value).__name__} {value!r}")
-    return bool(value)
-
-
-def _stat_key(path: Path) -> tuple[str, int, int]:
-    st = path.stat()  # follows symlinks: a link is as good as the file it points at
-    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
 
 
 def _is_gzip(path: Path) -> bool:
@@ -110,16 +108,6 @@ def _table_for(source: MnistSource, checksums: Mapping[str, str] | None) -> Mapp
     if source.kind == "subset" or source.directory.resolve() == SUBSET_DIR:
         return read_sha256sums(SUBSET_DIR / "SHA256SUMS.txt")
     return SHA256
-
-
-def _expected(table: Mapping[str, str], name: str, directory: Path) -> str:
-    try:
-        return table[name].lower()
-    except KeyError:
-        raise MnistFormatError(
-            f"{directory}: no checksum for {name} in the checksum table; pass a table with an "
-            "entry for each of " + ", ".join(FILES)
-        ) from None
 
 
 def _writable_base() -> Path:
@@ -199,7 +187,7 @@ def prepare_torchvision_root(
     """
     table = _table_for(source, checksums)
     src_dir = source.directory.resolve()
-    sums = [_expected(table, name, src_dir) for name in FILES]
+    sums = [_expected_sum(table, name, src_dir) for name in FILES]
     key = hashlib.sha256("\n".join([str(src_dir), *sums]).encode()).hexdigest()[:16]
     root = _writable_base() / key
     raw = root / "MNIST" / "raw"

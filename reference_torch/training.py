@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from reference_numpy.training import EarlyStopping, TrainHistory
 from reference_numpy.training import _labels as _np_labels
+from reference_numpy.training import holdout_split as np_holdout_split
 
 from ._validate import atomic_write, check_choice, check_targets, check_tensor
 from .networks import PARAM_NAMES, TwoLayerNet
@@ -491,13 +492,8 @@ def holdout_split(
     The permutation is ``reference_numpy.training.holdout_split``'s (NumPy ``default_rng(seed)``),
     so both engines hold out the same rows; tensors are indexed on their own device.
     """
-    n = len(x)
-    if len(t) != n:
-        raise ValueError(f"t: expected {n} rows to match x, got {len(t)}")
-    if isinstance(n_val, bool) or not isinstance(n_val, int) or not 0 < n_val < n:
-        raise ValueError(f"n_val: expected an int in (0, {n}), got {n_val!r}")
-    perm = np.random.default_rng(seed).permutation(n)
-    rest, val = perm[n_val:], perm[:n_val]
+    # NumPy's split of the row numbers: the same checks, the same rows in both engines.
+    (rest, _), (val, _) = np_holdout_split(np.arange(len(x)), np.arange(len(t)), n_val, seed)
 
     def take(a: Tensor | np.ndarray, rows: np.ndarray) -> Any:
         if isinstance(a, Tensor):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-import numpy as np
 import pytest
 
 from verify import selftest
@@ -51,10 +50,8 @@ def test_small_planted_bugs_exceed_float32_bounds():
     # A learning rate x 1.001 (1e-3 of the update) is caught by the float64 class; in float32
     # it sits at the bound because late updates are rounded against |p| (measured 1.16e-4 x10).
     assert tolerance_for("float64", "replay_update").frob < 1e-3
-    # torch.testing.assert_close's float32 defaults (rtol 1.3e-6, atol 1e-5) pass the bias bug
-    # on gradients of size ~1e-3: 1e-4 * 1e-3 = 1e-7 <= 1e-5 + 1.3e-6 * 1e-3.
-    g = np.full(10, 1e-3)
-    assert np.all(np.abs(g * (1 + 1e-4) - g) <= 1e-5 + 1.3e-6 * np.abs(g))
+    # (That assert_close's float32 defaults let the same bug through is shown with the real
+    # comparator in test_verify_compare.py.)
 
 
 SELFTEST_SAMPLE = [

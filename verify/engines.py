@@ -260,17 +260,6 @@ class TorchEngine(Engine):
         (grad,) = torch.autograd.grad(out, xs, grad_outputs=gt, allow_unused=True)
         return self.back(torch.zeros_like(xs) if grad is None else grad)
 
-    def optimizer_run(self, name: str, params: dict[str, np.ndarray],
-                      grads_seq: list[dict[str, np.ndarray]],
-                      **hyper: object) -> list[dict[str, np.ndarray]]:
-        opt = self.fn("optimizers", "OPTIMIZERS")[name](**hyper)
-        p = self.params_to(params)
-        out = []
-        for g in grads_seq:
-            opt.update(p, self.params_to(g))
-            out.append(self.params_back(p))
-        return out
-
     def train(self, plan: object, data: tuple, lr: float, **net_kw: object) -> tuple:
         (x, t), (xt, tt) = data
         net = self.make_net(plan.initial_params(), **net_kw)

@@ -18,7 +18,7 @@ from .compare import Comparison, Tolerance, compare_arrays
 from .report import CheckResult
 from .tolerances import tolerance_for
 
-__all__ = ["Observation", "judge", "scaled_errors"]
+__all__ = ["Observation", "bound_ratio", "judge", "scaled_errors"]
 
 
 @dataclass
@@ -59,6 +59,22 @@ def scaled_errors(actual: np.ndarray, expected: np.ndarray) -> tuple[float, floa
     big = np.abs(e) >= 0.1 * scale
     rel = float(np.max(diff[big] / np.abs(e[big]))) if big.any() else 0.0
     return float(np.max(diff)) / scale, rel, float(np.linalg.norm(diff) / np.linalg.norm(e))
+
+
+def bound_ratio(actual: np.ndarray, expected: np.ndarray, spec) -> float:
+    """How far ``actual`` is from failing under ``spec``: > 1 fails, exactly as ``judge`` does
+    (elementwise |a-e| <= atol_scale*max|e| + atol_floor + rtol*|e|, and the Frobenius bound).
+
+    A cheap scalar for hot loops such as step replay, which only builds an Observation (and a
+    full message) for the steps worth reporting.
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if not np.all(np.isfinite(a)):
+        return np.inf
+    bound = spec.atol_scale * float(np.max(np.abs(e))) + spec.atol_floor + spec.rtol * np.abs(e)
+    frob = float(np.linalg.norm(a - e) / max(np.linalg.norm(e), 1e-300))
+    return max(float(np.max(np.abs(a - e) / bound)), frob / spec.frob)
 
 
 def _tolerance(obs: Observation) -> Tolerance:

@@ -21,7 +21,7 @@ from unittest import mock
 import numpy as np
 
 from .checks.context import Context
-from .engines import Engine, NumpyEngine, engines_for
+from .engines import Engine, engines_for
 from .runner import run_groups
 
 __all__ = ["BUGS", "Bug", "run_selftest", "main"]
@@ -511,5 +511,3 @@ def main(args: argparse.Namespace) -> int:
         atomic_write_bytes(args.json, json.dumps(out, indent=1).encode())
     return 0 if out["passed"] else 1
 
-
-_ = NumpyEngine  # re-exported for callers that build engine lists by hand

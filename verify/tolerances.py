@@ -142,14 +142,7 @@ CURVE_BANDS: dict[str, tuple[float, float, float]] = {
 
 def curve_band(tclass: str, steps: np.ndarray) -> np.ndarray:
     """The band for the free-running loss at each step: start * (1 + steps/growth), capped."""
-    if tclass == "float32-cuda" and tclass not in CURVE_BANDS:
-        tclass = "float32-cpu"
-    if tclass not in CURVE_BANDS:
-        raise KeyError(
-            f"no free-running band measured for class {tclass!r}: run "
-            "`python -m verify calibrate` on that device and record it here"
-        )
-    start, growth, cap = CURVE_BANDS[tclass]
+    start, growth, cap = _measured(CURVE_BANDS, tclass, "free-running band")
     return np.minimum(start * (1 + np.asarray(steps, dtype=np.float64) / growth), cap)
 
 
@@ -165,14 +158,17 @@ FLIP_FRACTION: dict[str, float] = {
 
 
 def flip_band(tclass: str, n_examples: int) -> int:
-    if tclass == "float32-cuda" and tclass not in FLIP_FRACTION:
+    return int(np.ceil(_measured(FLIP_FRACTION, tclass, "prediction-flip band") * n_examples))
+
+
+def _measured(table: dict, tclass: str, what: str):
+    """``table[tclass]``; float32-cuda uses float32-cpu's until measured on a GPU."""
+    if tclass == "float32-cuda" and tclass not in table:
         tclass = "float32-cpu"
-    if tclass not in FLIP_FRACTION:
-        raise KeyError(
-            f"no prediction-flip band measured for class {tclass!r}: run "
-            "`python -m verify calibrate` on that device and record it here"
-        )
-    return int(np.ceil(FLIP_FRACTION[tclass] * n_examples))
+    if tclass not in table:
+        raise KeyError(f"no {what} measured for class {tclass!r}: run `python -m verify "
+                       "calibrate` on that device and record it here")
+    return table[tclass]
 
 
 def markdown_table() -> str:

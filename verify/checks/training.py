@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ..observe import Observation, scaled_errors
+from ..observe import Observation, bound_ratio, scaled_errors
 from ..report import CheckResult
 from ..tolerances import curve_band, flip_band
 from .context import Context, r32
@@ -102,17 +102,10 @@ def replay(ctx: Context, plan, x: np.ndarray, t: np.ndarray) -> list[Observation
                           "replay_loss"))
             calib = ctx.notes.get("calibration")
             for case, a, e, kind in pairs:
-                spec_g = tolerance_for(eng.tolerance_class, kind)
-                scale = float(np.max(np.abs(e)))
                 if calib is not None:
                     calib.setdefault((eng.tolerance_class, kind), []).append(
                         scaled_errors(a, e))
-                bound = spec_g.atol_scale * scale + spec_g.atol_floor + spec_g.rtol * np.abs(e)
-                if np.all(np.isfinite(a)):
-                    frob = float(np.linalg.norm(a - e) / max(np.linalg.norm(e), 1e-300))
-                    ratio = max(float(np.max(np.abs(a - e) / bound)), frob / spec_g.frob)
-                else:
-                    ratio = np.inf
+                ratio = bound_ratio(a, e, tolerance_for(eng.tolerance_class, kind))
                 obs = None
                 if ratio > worst[eng.name][0] or ratio > 1:
                     obs = Observation("step replay (restart from reference each step)", GROUP,
