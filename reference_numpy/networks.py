@@ -168,7 +168,8 @@ class TwoLayerNet:
 
     def _hidden(self, x: np.ndarray, dropout_mask: np.ndarray | None) -> tuple[np.ndarray, ...]:
         p = self.params
-        a1 = x @ p["W1"] + p["b1"]
+        a1 = x @ p["W1"]
+        a1 += p["b1"]
         z1 = self._act(a1)
         if dropout_mask is not None:
             h = z1 * self._mask(dropout_mask, z1.shape)

@@ -135,6 +135,21 @@ def test_softmax_stable_and_sigmoid_quiet():
     np.testing.assert_allclose(v, [0.0, e / (1 + e), 0.5, 1 / (1 + e), 1.0], rtol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_is_the_two_branch_formula_bit_for_bit(dtype):
+    """sigmoid picks its numerator before one division; that must equal evaluating both
+    branches, 1/(1+e) for x >= 0 and e/(1+e) for x < 0, bit for bit (NaN and ±0 included)."""
+    x = np.random.default_rng(0).standard_normal(4000).astype(dtype) * 40
+    x = np.concatenate([x, np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 88.8, -88.8], dtype)])
+    one = dtype(1)
+    with np.errstate(all="ignore"):
+        e = np.exp(-np.abs(x))
+        two_branch = np.where(x >= 0, one / (one + e), e / (one + e))
+    got = rn.sigmoid(x)
+    assert got.dtype == dtype
+    assert got.tobytes() == two_branch.tobytes()
+
+
 def test_relu_kink_and_step():
     x = np.array([-1.0, 0.0, 2.0, np.nan])
     np.testing.assert_array_equal(rn.relu(x)[:3], [0.0, 0.0, 2.0])

@@ -110,6 +110,21 @@ def test_replay_is_deterministic_and_dropout_comes_from_plan(subset):
     assert hc.train_loss_list != ha.train_loss_list
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blocked_accuracy_pass_counts_like_one_piece(subset, dtype):
+    """train's accuracy pass runs in row blocks (cache-sized); the count must be the one
+    TwoLayerNet.accuracy gets from a single product over all rows."""
+    from reference_numpy import training
+
+    (x, t), _ = subset
+    plan = rn.TrainPlan(2000, 100, 60, seed=1)
+    net, _ = _run(subset, plan, dtype=dtype)
+    xs = np.concatenate([x] * 3).astype(dtype)  # 6,000 rows: several blocks and a ragged end
+    ts = np.concatenate([t] * 3)
+    assert len(xs) % training._EVAL_BLOCK != 0
+    assert training._accuracy(net, xs, ts) == net.accuracy(xs, ts)
+
+
 def test_early_stopping_restores_best(subset):
     (x, t), test = subset
     (xr, tr), (xv, tv) = rn.holdout_split(x, t, 500, seed=0)
