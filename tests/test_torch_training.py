@@ -105,7 +105,7 @@ def test_float64_sgd_equals_numpy(subset) -> None:
     plan = rn.TrainPlan(train_size=len(x), batch_size=100, iters_num=300, seed=1)
     np_net, t_net = _nets(plan)
     h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.SGD(0.1), progress=False)
-    h_t = tt.train(t_net, x, t, xt, tt_, plan, topt.SGD(0.1), progress=False)
+    h_t = tt.train(t_net, x, t, xt, tt_, plan, topt.SGD(0.1), progress=False, mode="eager")
     _assert_same_history(h_np, h_t, LOSS_RTOL_64)
     assert _prel(np_net.params, t_net.numpy_params()) <= PARAMS_RTOL_64
     assert h_t.meta["mode"] == "eager" and h_t.meta["engine"] == "torch"
@@ -195,6 +195,7 @@ def test_float64_early_stopping_equals_numpy(subset) -> None:
         x_val=xv2,
         t_val=tv2,
         progress=False,
+        mode="eager",
     )
     assert h_np.stopped_at is not None and h_np.stopped_at < plan.iters_num - 1
     _assert_same_history(h_np, h_t, LOSS_RTOL_64)
@@ -225,7 +226,7 @@ def test_float32_stays_near_float64(subset) -> None:
     hist, params = {}, {}
     for dt in (torch.float64, torch.float32):
         _, net = _nets(plan, dtype=dt)
-        hist[dt] = tt.train(net, x, t, xt, tt_, plan, topt.SGD(0.1), progress=False)
+        hist[dt] = tt.train(net, x, t, xt, tt_, plan, topt.SGD(0.1), progress=False, mode="eager")
         params[dt] = net.numpy_params()
     a = np.array(hist[torch.float64].train_loss_list)
     b = np.array(hist[torch.float32].train_loss_list)
@@ -243,8 +244,94 @@ def test_float32_stays_near_float64(subset) -> None:
     # float32 torch also tracks float32 NumPy (same formulas, float32 rounding in both).
     np_net, t_net = _nets(plan, dtype=np.float32)
     h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.SGD(0.1), progress=False)
-    h_t = tt.train(t_net, x, t, xt, tt_, plan, topt.SGD(0.1), progress=False)
+    h_t = tt.train(t_net, x, t, xt, tt_, plan, topt.SGD(0.1), progress=False, mode="eager")
     assert _rel(h_np.train_loss_list, h_t.train_loss_list) <= F32_RUN_RTOL
+
+
+# ------------------------------------------------------------------------------ fused mode
+
+# mode="fused" (the CPU default for plain SGD) against the eager mirror, same plan, 300
+# iterations on the bundled subset (40 for full-batch descent: FUSED_CASES), measured
+# with torch 2.14.1 (MKL), 1 thread:
+#   float64: loss max rel diff ≤ 5.1e-16, params ≤ 8.6e-16 over sigmoid, relu, the book's
+#   cross_entropy_error, dropout 0.2 and full-batch descent; accuracies identical.
+#   float32: each path's distance from the float64 run: eager 5.2e-7 to 8.1e-7, fused 5.7e-7 to
+#   7.0e-7 (fused/eager 0.72 to 1.10).  Folding the update into the product (W.addmm_) had
+#   made fused drift 13x faster than eager after 50 steps; FUSED_F32_DRIFT_RATIO catches that.
+FUSED_RTOL_64 = 1e-14  # ~12x the measured maxima
+FUSED_F32_DRIFT_RATIO = 2.0  # fused's float32 drift at most twice eager's (measured ≤ 1.10)
+
+FUSED_CASES = [
+    ("sigmoid", {}, {"batch_size": 100, "iters_num": 300, "seed": 1}),
+    ("relu", {"activation": "relu"}, {"batch_size": 100, "iters_num": 300, "seed": 1}),
+    ("book-cee", {"loss": "cross_entropy_error"}, {"batch_size": 100, "iters_num": 300, "seed": 1}),
+    (
+        "dropout",
+        {"dropout_ratio": 0.2},
+        {"batch_size": 50, "iters_num": 300, "seed": 2, "dropout_ratio": 0.2},
+    ),
+    ("full-batch", {}, {"batch_size": 6000, "iters_num": 40, "seed": 3, "sampling": "full"}),
+]
+
+
+FUSED_IDS = [c[0] for c in FUSED_CASES]
+
+
+def _train_modes(subset, dtype, net_kw, plan_kw, modes):
+    x, t, xt, tt_ = subset
+    plan = rn.TrainPlan(train_size=len(x), **plan_kw)
+    out = {}
+    for mode, dt in modes:
+        net = TwoLayerNet(784, 50, 10, params=plan.initial_params(), dtype=dt, **net_kw)
+        hist = tt.train(net, x, t, xt, tt_, plan, topt.SGD(0.1), progress=False, mode=mode)
+        assert hist.meta["mode"] == mode
+        out[mode, dt] = (hist, net.numpy_params())
+    return out
+
+
+@pytest.mark.parametrize(("name", "net_kw", "plan_kw"), FUSED_CASES, ids=FUSED_IDS)
+def test_fused_float64_equals_eager(subset, name: str, net_kw: dict, plan_kw: dict) -> None:
+    f64 = torch.float64
+    runs = _train_modes(subset, f64, net_kw, plan_kw, [("eager", f64), ("fused", f64)])
+    (h_e, p_e), (h_f, p_f) = runs["eager", f64], runs["fused", f64]
+    _assert_same_history(h_e, h_f, FUSED_RTOL_64)
+    assert _prel(p_e, p_f) <= FUSED_RTOL_64
+
+
+@pytest.mark.parametrize(("name", "net_kw", "plan_kw"), FUSED_CASES, ids=FUSED_IDS)
+def test_fused_float32_drifts_no_faster_than_eager(
+    subset, name: str, net_kw: dict, plan_kw: dict
+) -> None:
+    f32, f64 = torch.float32, torch.float64
+    modes = [("eager", f64), ("eager", f32), ("fused", f32)]
+    runs = _train_modes(subset, f32, net_kw, plan_kw, modes)
+    _, ref = runs["eager", f64]
+    drift_eager = _prel(ref, runs["eager", f32][1])
+    drift_fused = _prel(ref, runs["fused", f32][1])
+    assert drift_fused <= F32_PARAMS_RTOL
+    assert drift_fused <= FUSED_F32_DRIFT_RATIO * drift_eager, (drift_fused, drift_eager)
+    h_e, h_f = runs["eager", f32][0], runs["fused", f32][0]
+    assert _rel(h_e.train_loss_list, h_f.train_loss_list) <= F32_RUN_RTOL
+    n_train, n_test = len(subset[1]), len(subset[3])
+    for a, b, n in ((h_e.train_acc_list, h_f.train_acc_list, n_train),
+                    (h_e.test_acc_list, h_f.test_acc_list, n_test)):
+        assert max(abs(p - q) for p, q in zip(a, b, strict=True)) <= 2 / n
+
+
+def test_fused_early_stopping_matches_eager(subset) -> None:
+    x, t, xt, tt_ = subset
+    (xr, tr), (xv, tv) = rn.holdout_split(x, t, 1000, seed=4)
+    plan = rn.TrainPlan(train_size=len(xr), batch_size=50, iters_num=5000, seed=5)
+    es = rn.EarlyStopping(patience=2, min_delta=0.01)
+    hists = {}
+    for mode in ("eager", "fused"):
+        net = TwoLayerNet(784, 50, 10, params=plan.initial_params(), dtype=torch.float64)
+        hists[mode] = tt.train(
+            net, xr, tr, xt, tt_, plan, topt.SGD(0.5), early_stopping=es, x_val=xv, t_val=tv,
+            progress=False, mode=mode,
+        )
+    assert hists["fused"].stopped_at is not None
+    _assert_same_history(hists["eager"], hists["fused"], FUSED_RTOL_64)
 
 
 # ------------------------------------------------------------------------------ graph mode
@@ -268,7 +355,7 @@ def _cpu_graph_stand_in(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return Replayer(step)
 
     monkeypatch.setattr(tt, "_capture", fake_capture)
-    monkeypatch.setattr(tt, "_resolve_mode", lambda mode, device, opt: mode)
+    monkeypatch.setattr(tt, "_resolve_mode", lambda mode, *_: mode)
     return warmups
 
 
@@ -323,7 +410,17 @@ def test_graph_mode_refusals() -> None:
         tt._resolve_mode("graph", cuda, topt.Adam())
     assert tt._resolve_mode("auto", cuda, topt.Adam()) == "eager"
     assert tt._resolve_mode("auto", cuda, topt.RMSprop()) == "graph"
-    assert tt._resolve_mode("auto", torch.device("cpu"), topt.SGD()) == "eager"
+    cpu = torch.device("cpu")
+    assert tt._resolve_mode("auto", cpu, topt.SGD()) == "fused"
+    assert tt._resolve_mode("auto", cpu, topt.SGD(), weight_decay=0.01) == "eager"
+    assert tt._resolve_mode("auto", cpu, topt.Momentum()) == "eager"
+    with pytest.raises(ValueError, match="mode: 'fused' .* plain SGD update only, got Adam"):
+        tt._resolve_mode("fused", cpu, topt.Adam())
+    with pytest.raises(ValueError, match="mode: 'fused' .* weight decay"):
+        tt.train(
+            TwoLayerNet(4, 3, 10, params=plan.initial_params(), weight_decay_lambda=0.1),
+            x, t, x, t, plan, mode="fused", progress=False,
+        )
 
 
 # ------------------------------------------------------------------------------ validation
