@@ -1,8 +1,9 @@
 """How the cost of one training iteration grows with the batch size and the hidden size.
 
-One iteration is the training loop's body, as both ``train`` functions run it: gather the batch,
-backprop (``network._gradient``), update (``optimizer._apply``), loss on the batch after the
-update (``network._loss``).  No accuracy passes: those do not depend on the batch size.  Each
+One iteration is the training loop's body, as both ``train`` functions run it by default: gather
+the batch, backprop (``network._gradient``), update (``optimizer._apply``), loss on the batch
+after the update (``network._loss``); for torch on the CPU, the fused SGD step that does the
+same.  No accuracy passes: those do not depend on the batch size.  Each
 point is the median over a few dozen iterations (fewer for the big ones), timed one by one after
 a warm-up; on a GPU the device is synchronised around each iteration.
 """
@@ -109,6 +110,7 @@ def _torch_step(
 
     from reference_torch.networks import TwoLayerNet
     from reference_torch.optimizers import SGD
+    from reference_torch.training import _fused_sgd_step
 
     from .runs import make_plan
 
@@ -123,13 +125,21 @@ def _torch_step(
         idx = np.random.default_rng(seed).integers(0, data.train_size, (n, batch))
         rows = torch.from_numpy(idx).to(device)
     params = net.params
+    # The step train() runs by default: the fused SGD step on the CPU, the eager mirror on a
+    # GPU (whose default, the CUDA graph, replays the eager step).
+    fused = torch.device(device).type == "cpu"
+    onehot = torch.nn.functional.one_hot(ttr, 10).to(tdt)
 
     def step(i: int) -> None:
         with torch.no_grad():
             if rows is None:
-                xb, tb = xtr, ttr
+                xb, tb, ob = xtr, ttr, onehot
             else:
                 xb, tb = xtr.index_select(0, rows[i]), ttr.index_select(0, rows[i])
+                ob = onehot.index_select(0, rows[i])
+            if fused:
+                _fused_sgd_step(net, xb, tb, ob, None, LEARNING_RATE)
+                return
             grads = net._gradient(xb, tb, True, None)
             opt._apply(params, grads)
             net._loss(xb, tb, True, None)
