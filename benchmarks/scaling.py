@@ -1,9 +1,11 @@
 """How the cost of one training iteration grows with the batch size and the hidden size.
 
-One iteration is the training loop's body, as both ``train`` functions run it by default: gather
-the batch, backprop (``network._gradient``), update (``optimizer._apply``), loss on the batch
-after the update (``network._loss``); for torch on the CPU, the fused SGD step that does the
-same.  No accuracy passes: those do not depend on the batch size.  Each
+One iteration is the training loop's body, as both ``train`` functions run it by default on
+the CPU: gather the batch, then the fused SGD step (gradient and update) and the loss on the
+batch after the update, one after the other (NumPy's ``train`` can overlap the loss with the
+next step on a second core; that overlap is not timed here: see ``bench``'s training rows).  On
+a GPU, the eager mirror (``network._gradient``, ``optimizer._apply``, ``network._loss``).  No
+accuracy passes: those do not depend on the batch size.  Each
 point is the median over a few dozen iterations (fewer for the big ones), timed one by one after
 a warm-up; on a GPU the device is synchronised around each iteration.
 """
@@ -82,23 +84,22 @@ def _numpy_step(
     data: MnistData, dtype: str, batch: int, hidden: int, n: int, seed: int
 ) -> Callable[[int], None]:
     import reference_numpy as rn
+    from reference_numpy.training import _fused_loss, _fused_sgd_step
 
     from .runs import make_plan
 
     plan = make_plan(data, 1, seed, hidden=hidden)
     net = rn.TwoLayerNet(784, hidden, 10, params=plan.initial_params(), dtype=dtype)
-    opt = rn.SGD(LEARNING_RATE)
     xtr, ttr = data.x_train_as(dtype), data.t_train
     full = batch >= data.train_size
     rows = None if full else np.random.default_rng(seed).integers(0, len(xtr), (n, batch))
-    params = net.params
+    params = dict(net.params)
 
     def step(i: int) -> None:
-        r = slice(None) if rows is None else rows[i]
-        xb, tb = xtr[r], ttr[r]
-        grads = net._gradient(xb, tb, True, None)
-        opt._apply(params, grads)
-        net._loss(xb, tb, True, None)
+        nonlocal params
+        xb, tb = (xtr, ttr) if rows is None else (xtr.take(rows[i], axis=0), ttr[rows[i]])
+        params = _fused_sgd_step(net, params, xb, tb, None, LEARNING_RATE)
+        _fused_loss(net, params, xb, tb, None)
 
     return step
 

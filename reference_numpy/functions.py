@@ -62,6 +62,23 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return num
 
 
+def _sigmoid_inplace(a: np.ndarray) -> np.ndarray:
+    """σ(a) = 1 / (1 + exp(-a)), written over ``a`` (a float array the caller owns); returns a.
+
+    The book's formula, for the fused training step: four passes over the array and no
+    temporaries, against ``sigmoid``'s six passes.  For a < -88.7 (float32) or -709 (float64)
+    exp(-a) overflows to inf and 1/(1 + inf) = 0, the correct limit, so the overflow is
+    silenced rather than avoided.  Agrees with ``sigmoid`` to a few ulp where σ is normal
+    (tests/test_numpy_functions.py measures it); below that both are under the smallest normal.
+    """
+    with np.errstate(over="ignore"):
+        np.negative(a, out=a)
+        np.exp(a, out=a)
+        a += 1
+        np.reciprocal(a, out=a)
+    return a
+
+
 def sigmoid_grad(x: np.ndarray) -> np.ndarray:
     """σ'(x) = σ(x)(1 - σ(x)); takes the pre-activation x, as the book's helper does."""
     s = sigmoid(x)

@@ -150,6 +150,32 @@ def test_sigmoid_is_the_two_branch_formula_bit_for_bit(dtype):
     assert got.tobytes() == two_branch.tobytes()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_steps_sigmoid_agrees_with_sigmoid(dtype):
+    """The fused step's in-place 1/(1 + exp(-a)) against ``sigmoid``: within 8 ulp where σ is
+    a normal number (measured on 2,000,001 points from far below the overflow to +60: at most
+    5 ulp in float32, 3 in float64), both below the smallest normal elsewhere, quiet on
+    overflow, exact at the limits, NaN kept."""
+    from reference_numpy.functions import _sigmoid_inplace
+
+    lo = -120.0 if dtype == np.float32 else -760.0
+    x = np.concatenate([np.linspace(lo, 60.0, 2_000_001), [0.0, -0.0, np.inf, -np.inf, np.nan]])
+    x = x.astype(dtype)
+    want = rn.sigmoid(x)
+    a = x.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = _sigmoid_inplace(a)
+    assert got is a and got.dtype == dtype
+    tiny = np.finfo(dtype).tiny
+    normal = want >= tiny
+    ulp = np.abs(got - want)[normal] / np.spacing(want[normal])
+    assert np.max(ulp) <= 8
+    assert np.all(got[~normal & ~np.isnan(x)] < tiny)
+    np.testing.assert_array_equal(got[-5:-1], [0.5, 0.5, 1.0, 0.0])
+    assert np.isnan(got[-1])
+
+
 def test_relu_kink_and_step():
     x = np.array([-1.0, 0.0, 2.0, np.nan])
     np.testing.assert_array_equal(rn.relu(x)[:3], [0.0, 0.0, 2.0])

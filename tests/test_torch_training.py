@@ -104,12 +104,17 @@ def test_float64_sgd_equals_numpy(subset) -> None:
     x, t, xt, tt_ = subset
     plan = rn.TrainPlan(train_size=len(x), batch_size=100, iters_num=300, seed=1)
     np_net, t_net = _nets(plan)
-    h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.SGD(0.1), progress=False)
+    h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.SGD(0.1), progress=False, mode="eager")
     h_t = tt.train(t_net, x, t, xt, tt_, plan, topt.SGD(0.1), progress=False, mode="eager")
     _assert_same_history(h_np, h_t, LOSS_RTOL_64)
     assert _prel(np_net.params, t_net.numpy_params()) <= PARAMS_RTOL_64
-    assert h_t.meta["mode"] == "eager" and h_t.meta["engine"] == "torch"
-    assert {k: v for k, v in h_t.meta.items() if k in h_np.meta} == h_np.meta
+    assert h_t.meta["mode"] == h_np.meta["mode"] == "eager"
+    assert (h_t.meta["engine"], h_np.meta["engine"]) == ("torch", "numpy")
+    # The run's description agrees; each engine adds what only it has (torch: device and
+    # threads; NumPy: whether the fused loop overlapped).
+    shared = (h_t.meta.keys() & h_np.meta.keys()) - {"engine"}
+    assert {"dtype", "optimizer", "activation", "loss", "iters_num", "seed", "mode"} <= shared
+    assert {k: h_t.meta[k] for k in shared} == {k: h_np.meta[k] for k in shared}
 
 
 OPTIMIZER_CASES = [
@@ -182,6 +187,7 @@ def test_float64_early_stopping_equals_numpy(subset) -> None:
         x_val=xv,
         t_val=tv,
         progress=False,
+        mode="eager",
     )
     h_t = tt.train(
         t_net,
@@ -243,7 +249,7 @@ def test_float32_stays_near_float64(subset) -> None:
         assert max(abs(p - q) for p, q in zip(acc64, acc32, strict=True)) <= 2 / n
     # float32 torch also tracks float32 NumPy (same formulas, float32 rounding in both).
     np_net, t_net = _nets(plan, dtype=np.float32)
-    h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.SGD(0.1), progress=False)
+    h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.SGD(0.1), progress=False, mode="eager")
     h_t = tt.train(t_net, x, t, xt, tt_, plan, topt.SGD(0.1), progress=False, mode="eager")
     assert _rel(h_np.train_loss_list, h_t.train_loss_list) <= F32_RUN_RTOL
 
@@ -520,7 +526,7 @@ def test_cuda_float64_equals_numpy_and_auto_picks_graph(subset) -> None:
     x, t, xt, tt_ = subset
     plan = rn.TrainPlan(train_size=len(x), batch_size=100, iters_num=300, seed=1)
     np_net, t_net = _nets(plan, device="cuda")
-    h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.SGD(0.1), progress=False)
+    h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.SGD(0.1), progress=False, mode="eager")
     with precision_guard():
         h_t = tt.train(t_net, *_cuda_data(subset, torch.float64), plan, progress=False)
         _, adam_net = _nets(plan, device="cuda")
@@ -571,7 +577,7 @@ def test_book_run_full_mnist_float64_equals_numpy(mnist_dir: Path) -> None:
     plan = rn.TrainPlan(train_size=len(x), batch_size=100, iters_num=10_000, seed=0)
     np_net, t_net = _nets(plan)
     start = time.perf_counter()
-    h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.SGD(0.1), progress=False)
+    h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.SGD(0.1), progress=False, mode="eager")
     h_t = tt.train(t_net, x, t, xt, tt_, plan, topt.SGD(0.1), progress=False, mode="eager")
     worst = _assert_same_history(h_np, h_t, BOOK_RTOL_64)
     p_worst = _prel(np_net.params, t_net.numpy_params())

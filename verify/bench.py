@@ -374,7 +374,9 @@ def training_section(cfg: Config, data: runs.MnistData) -> list[Measurement]:
     variants = [(book, *timed(lambda p: runs.book_run(data, p)))]
     numpy_rows = {}
     for dt in ("float64", "float32"):
-        m = Measurement(f"train/numpy/{dt}", "training", f"reference_numpy.train, {dt}",
+        m = Measurement(f"train/numpy/{dt}", "training",
+                        f"reference_numpy.train, {dt}, default mode (fused step; loss and "
+                        f"accuracy passes overlapped on a second thread when it has one)",
                         f"NumPy {dt}", "numpy", dt, iters=s.iters, baseline=book.id,
                         claim_conditions=claim)
         if dt == "float32":
