@@ -63,6 +63,7 @@ SELFTEST_SAMPLE = [
     "numerical_gradient leaves a parameter perturbed",
     "torchvision images transposed",
     "ReLU'(0) = 1",
+    "fast path only: fused step's learning rate × 1.001",
 ]
 
 

@@ -186,15 +186,16 @@ class Engine:
         for k, v in params.items():
             v[...] = p[k]
 
-    def train(self, plan: object, data: tuple, lr: float, **net_kw: object) -> tuple:
-        """Free-running replay of ``plan`` on the reference path (mode "eager", the mirrors that
-        verify compares; the fused fast paths are checked against it in the test suite):
-        (history, final params)."""
+    def train(self, plan: object, data: tuple, lr: float, mode: str = "eager",
+              **net_kw: object) -> tuple:
+        """Free-running replay of ``plan``: (history, final params).  ``mode`` "eager" is the
+        reference path (the mirrors verify compares); "auto" is what ``train`` runs by default
+        (the fast path)."""
         (x, t), (xt, tt) = data
         net = self.make_net(plan.initial_params(), **net_kw)
         hist = self.mod("training").train(net, self.to(x), self.to_labels(t), self.to(xt),
                                           self.to_labels(tt), plan, learning_rate=lr,
-                                          progress=False, mode="eager")
+                                          progress=False, mode=mode)
         return hist, self.net_params(net)
 
 

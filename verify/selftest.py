@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -263,6 +264,21 @@ def _shifted_batches() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _fused_lr(engine: str) -> Iterator[None]:
+    """train's fast path (the fused SGD step) steps with lr × 1.001; the eager path is right,
+    so only the checks of what train runs by default can see it."""
+    tmod = _module(engine, "training")
+    orig = tmod._fused_sgd_step
+
+    def step(*args):
+        *rest, lr = args
+        return orig(*rest, lr * 1.001)
+
+    with mock.patch.object(tmod, "_fused_sgd_step", step):
+        yield
+
+
+@contextlib.contextmanager
 def _loss_before_update() -> Iterator[None]:
     """The NumPy loop records the loss computed before the update (the book records after)."""
     cls = _module("numpy", "networks").TwoLayerNet
@@ -399,6 +415,10 @@ BUGS: list[Bug] = [
     Bug("batch index shifted by one in the training loop", "numpy", ("training",),
         _shifted_batches),
     Bug("loss recorded before the update", "numpy", ("training",), _loss_before_update),
+    Bug("fast path only: fused step's learning rate × 1.001", "numpy", ("training",),
+        functools.partial(_fused_lr, "numpy")),
+    Bug("fast path only: fused step's learning rate × 1.001", "torch", ("training",),
+        functools.partial(_fused_lr, "torch")),
     Bug("torchvision images transposed", "torch", ("data",), _torchvision_transposed),
 ]
 
