@@ -84,7 +84,7 @@ def _numpy_step(
     data: MnistData, dtype: str, batch: int, hidden: int, n: int, seed: int
 ) -> Callable[[int], None]:
     import reference_numpy as rn
-    from reference_numpy.training import _fused_loss, _fused_sgd_step
+    from reference_numpy.training import _fused_loss, _fused_sgd_step, _target_positions
 
     from .runs import make_plan
 
@@ -98,8 +98,9 @@ def _numpy_step(
     def step(i: int) -> None:
         nonlocal params
         xb, tb = (xtr, ttr) if rows is None else (xtr.take(rows[i], axis=0), ttr[rows[i]])
-        params = _fused_sgd_step(net, params, xb, tb, None, LEARNING_RATE)
-        _fused_loss(net, params, xb, tb, None)
+        target = _target_positions(tb)
+        params = _fused_sgd_step(net, params, xb, target, None, LEARNING_RATE)
+        _fused_loss(net, params, xb, target, None)
 
     return step
 

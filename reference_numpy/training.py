@@ -211,7 +211,7 @@ def _fused_sgd_step(
     net: TwoLayerNet,
     params: dict[str, np.ndarray],
     xb: np.ndarray,
-    tb: np.ndarray,
+    target: np.ndarray,
     mask: np.ndarray | None,
     lr: float,
 ) -> dict[str, np.ndarray]:
@@ -220,7 +220,8 @@ def _fused_sgd_step(
     The maths of ``TwoLayerNet._gradient`` then ``SGD._apply``: dy = (softmax(a2) - onehot(t))/N,
     dh = dy W2ᵀ (⊙ mask), da1 = dh ⊙ act'(a1), W1 - lr·xᵀda1, b1 - lr·Σda1, W2 - lr·hᵀdy,
     b2 - lr·Σdy, on (K, N) logits.  ``params`` is only read, so a set of parameters stays valid
-    while another thread computes its loss or accuracy.  ``tb`` holds label indices.
+    while another thread computes its loss or accuracy.  ``target``: the batch's
+    ``_target_positions``.
     """
     n = xb.shape[0]
     dt = net.dtype.type
@@ -229,7 +230,7 @@ def _fused_sgd_step(
     y -= y.max(axis=0)
     np.exp(y, out=y)
     y /= y.sum(axis=0)
-    y.ravel()[_target_positions(tb)] -= 1
+    y.ravel()[target] -= 1
     y /= dt(n)  # dyᵀ
     dh = np.matmul(y.T, params["W2"].T)
     if mask is not None:
@@ -260,12 +261,12 @@ def _fused_loss(
     net: TwoLayerNet,
     params: dict[str, np.ndarray],
     xb: np.ndarray,
-    tb: np.ndarray,
+    target: np.ndarray,
     mask: np.ndarray | None,
 ) -> float:
-    """``TwoLayerNet._loss`` through ``_forward_fused``: the mean cross-entropy on the batch."""
+    """``TwoLayerNet._loss`` through ``_forward_fused``: the mean cross-entropy on the batch
+    (``target``: the batch's ``_target_positions``)."""
     n = xb.shape[0]
-    target = _target_positions(tb)
     _, _, y = _forward_fused(net, params, xb, mask)
     y -= y.max(axis=0)
     if net.loss_name == "softmax_cross_entropy":
@@ -278,9 +279,10 @@ def _fused_loss(
     return float(total / net.dtype.type(n))
 
 
-def _fusable(opt: Optimizer, weight_decay: float) -> str | None:
-    """Why the fused step cannot run this configuration (None when it can)."""
-    if type(opt) is not SGD:
+def _fusable(opt: object, weight_decay: float, sgd: type = SGD) -> str | None:
+    """Why the fused step cannot run this configuration (None when it can); ``sgd`` is the
+    engine's plain SGD class (reference_torch passes its own)."""
+    if type(opt) is not sgd:
         return f"it fuses the plain SGD update only, got {type(opt).__name__}"
     if weight_decay:
         return f"it does not fold weight decay into the update, got λ={weight_decay}"
@@ -364,16 +366,15 @@ def train(
             "overlap": overlap,
         }
     )
-    val = (xva, tva) if early_stopping is not None else None
-    best = _Best(early_stopping) if early_stopping is not None else None
+    best = _Best(early_stopping, xva, tva) if early_stopping is not None else None
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=plan.iters_num, disable=not show, desc="train", unit="it", mininterval=0.5)
     start = time.perf_counter()
     try:
         if run_mode == "fused":
-            _run_fused(network, plan, opt.lr, (xtr, ttr, xte, tte), val, best, hist, bar, overlap)
+            _run_fused(network, plan, opt.lr, (xtr, ttr, xte, tte), best, hist, bar, overlap)
         else:
-            _run_eager(network, plan, opt, (xtr, ttr, xte, tte), val, best, hist, bar)
+            _run_eager(network, plan, opt, (xtr, ttr, xte, tte), best, hist, bar)
     finally:
         bar.close()
     if best is not None and best.params is not None:
@@ -384,10 +385,12 @@ def train(
 
 
 class _Best:
-    """Early stopping's bookkeeping: the best held-out accuracy so far and its parameters."""
+    """Early stopping's bookkeeping: the held-out data, the best accuracy on it so far and the
+    parameters that had it."""
 
-    def __init__(self, es: EarlyStopping) -> None:
-        self.es, self.acc, self.since = es, -np.inf, 0
+    def __init__(self, es: EarlyStopping, x_val: np.ndarray, t_val: np.ndarray) -> None:
+        self.es, self.x, self.t = es, x_val, t_val
+        self.acc, self.since = -np.inf, 0
         self.params: dict[str, np.ndarray] | None = None
 
     def stop(self, hist: TrainHistory, i: int, acc: float, params: Callable[[], dict]) -> bool:
@@ -421,7 +424,6 @@ def _run_eager(
     plan: TrainPlan,
     opt: Optimizer,
     data: tuple[np.ndarray, ...],
-    val: tuple[np.ndarray, np.ndarray] | None,
     best: _Best | None,
     hist: TrainHistory,
     bar: Any,
@@ -439,8 +441,8 @@ def _run_eager(
             hist.eval_iters.append(i)
             hist.train_acc_list.append(_correct(net, xtr, ttr) / len(ttr))
             hist.test_acc_list.append(_correct(net, xte, tte) / len(tte))
-            if best is not None and val is not None:
-                acc = _correct(net, *val) / len(val[1])
+            if best is not None:
+                acc = _correct(net, best.x, best.t) / len(best.t)
                 if best.stop(hist, i, acc, lambda: {k: v.copy() for k, v in params.items()}):
                     break
 
@@ -486,7 +488,6 @@ def _run_fused(
     plan: TrainPlan,
     lr: float,
     data: tuple[np.ndarray, ...],
-    val: tuple[np.ndarray, np.ndarray] | None,
     best: _Best | None,
     hist: TrainHistory,
     bar: Any,
@@ -501,19 +502,18 @@ def _run_fused(
     submit = pool.submit if pool is not None else _Now
     losses: list[Any] = []
     points: list[tuple[Any, Any]] = []
-    limit = None
+    # Each queued loss holds its batch and its parameters.
+    held = plan.batch_size * xtr[:1].nbytes + sum(v.nbytes for v in params.values())
+    limit = max(16, _OVERLAP_QUEUE_BYTES // held)
     try:
         with threadpool_limits(1, user_api="blas") if overlap else contextlib.nullcontext():
             for i in range(plan.iters_num):
                 xb, tb, mask = _batch(plan, i, xtr, ttr, net.dtype)
-                params = _fused_sgd_step(net, params, xb, tb, mask, lr)
-                losses.append(submit(_fused_loss, net, params, xb, tb, mask))
-                if pool is not None:
-                    if limit is None:
-                        held = xb.nbytes + sum(v.nbytes for v in params.values())
-                        limit = max(16, _OVERLAP_QUEUE_BYTES // max(held, 1))
-                    if len(losses) > limit:
-                        losses[-limit - 1].result()
+                target = _target_positions(tb)
+                params = _fused_sgd_step(net, params, xb, target, mask, lr)
+                losses.append(submit(_fused_loss, net, params, xb, target, mask))
+                if pool is not None and len(losses) > limit:
+                    losses[-limit - 1].result()
                 bar.update(1)
                 if plan.is_eval_iter(i):
                     hist.eval_iters.append(i)
@@ -523,8 +523,8 @@ def _run_fused(
                             submit(_correct_fused, net, params, xte, tte),
                         )
                     )
-                    if best is not None and val is not None:
-                        acc = _correct_fused(net, params, *val) / len(val[1])
+                    if best is not None:
+                        acc = _correct_fused(net, params, best.x, best.t) / len(best.t)
                         if best.stop(hist, i, acc, lambda p=params: p):
                             break
             hist.train_loss_list = [f.result() for f in losses]

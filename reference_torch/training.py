@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from reference_numpy.training import _EVAL_BLOCK, EarlyStopping, TrainHistory
+from reference_numpy.training import _EVAL_BLOCK, EarlyStopping, TrainHistory, _fusable
 from reference_numpy.training import _labels as _np_labels
 from reference_numpy.training import holdout_split as np_holdout_split
 
@@ -200,15 +200,6 @@ def _fused_sgd_step(
     return torch.nn.functional.nll_loss(torch.log(torch.softmax(a2, dim=1) + CEE_DELTA), tb)
 
 
-def _fusable(opt: Optimizer, weight_decay: float) -> str | None:
-    """Why the fused step cannot run this configuration (None when it can)."""
-    if type(opt) is not SGD:
-        return f"it fuses the plain SGD update only, got {type(opt).__name__}"
-    if weight_decay:
-        return f"it does not fold weight decay into the update, got λ={weight_decay}"
-    return None
-
-
 def _resolve_mode(
     mode: str, device: torch.device, opt: Optimizer, weight_decay: float = 0.0
 ) -> str:
@@ -217,9 +208,9 @@ def _resolve_mode(
     if mode == "auto":
         if device.type == "cuda":
             return "graph" if capturable else "eager"
-        return "fused" if _fusable(opt, weight_decay) is None else "eager"
+        return "fused" if _fusable(opt, weight_decay, SGD) is None else "eager"
     if mode == "fused":
-        why = _fusable(opt, weight_decay)
+        why = _fusable(opt, weight_decay, SGD)
         if why is not None:
             raise ValueError(f"mode: 'fused' cannot run this configuration: {why}; use 'eager'")
     if mode == "graph":

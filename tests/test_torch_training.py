@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fused_cases import FUSED_IDS, fused_cases, prel, rel
 
 import reference_numpy as rn
 from reference_numpy.mnist import SUBSET_DIR, read_sha256sums
@@ -64,16 +65,6 @@ def subset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x, t, xt, tt_
 
 
-def _rel(a: object, b: object) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    assert a.shape == b.shape
-    return float(np.max(np.abs(a - b) / np.abs(a)))
-
-
-def _prel(pa: dict[str, np.ndarray], pb: dict[str, np.ndarray]) -> float:
-    return max(float(np.max(np.abs(pa[k] - pb[k])) / np.max(np.abs(pa[k]))) for k in pa)
-
-
 def _nets(
     plan: rn.TrainPlan, dtype: object = np.float64, device: str = "cpu", **kw: object
 ) -> tuple[rn.TwoLayerNet, TwoLayerNet]:
@@ -92,7 +83,7 @@ def _assert_same_history(h_np: rn.TrainHistory, h_t: rn.TrainHistory, rtol: floa
     assert h_t.test_acc_list == h_np.test_acc_list
     assert h_t.val_acc_list == h_np.val_acc_list
     assert (h_t.stopped_at, h_t.best_iter) == (h_np.stopped_at, h_np.best_iter)
-    worst = _rel(h_np.train_loss_list, h_t.train_loss_list)
+    worst = rel(h_np.train_loss_list, h_t.train_loss_list)
     assert worst <= rtol, f"loss max rel diff {worst:.3g} > {rtol:.0e}"
     return worst
 
@@ -107,7 +98,7 @@ def test_float64_sgd_equals_numpy(subset) -> None:
     h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.SGD(0.1), progress=False, mode="eager")
     h_t = tt.train(t_net, x, t, xt, tt_, plan, topt.SGD(0.1), progress=False, mode="eager")
     _assert_same_history(h_np, h_t, LOSS_RTOL_64)
-    assert _prel(np_net.params, t_net.numpy_params()) <= PARAMS_RTOL_64
+    assert prel(np_net.params, t_net.numpy_params()) <= PARAMS_RTOL_64
     assert h_t.meta["mode"] == h_np.meta["mode"] == "eager"
     assert (h_t.meta["engine"], h_np.meta["engine"]) == ("torch", "numpy")
     # The run's description agrees; each engine adds what only it has (torch: device and
@@ -138,7 +129,7 @@ def test_float64_each_optimizer_with_dropout_and_weight_decay(
     h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.OPTIMIZERS[name](**kw), progress=False)
     h_t = tt.train(t_net, x, t, xt, tt_, plan, topt.OPTIMIZERS[name](**kw), progress=False)
     _assert_same_history(h_np, h_t, LOSS_RTOL_64)
-    assert _prel(np_net.params, t_net.numpy_params()) <= PARAMS_RTOL_64
+    assert prel(np_net.params, t_net.numpy_params()) <= PARAMS_RTOL_64
 
 
 @pytest.mark.parametrize("sampling", ["shuffle", "full"])
@@ -158,7 +149,7 @@ def test_float64_other_samplings(subset, sampling: str) -> None:
     h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.Momentum(0.1), progress=False)
     h_t = tt.train(t_net, x, t, xt, tt_, plan, topt.Momentum(0.1), progress=False)
     _assert_same_history(h_np, h_t, LOSS_RTOL_64)
-    assert _prel(np_net.params, t_net.numpy_params()) <= PARAMS_RTOL_64
+    assert prel(np_net.params, t_net.numpy_params()) <= PARAMS_RTOL_64
 
 
 def test_float64_early_stopping_equals_numpy(subset) -> None:
@@ -206,7 +197,7 @@ def test_float64_early_stopping_equals_numpy(subset) -> None:
     assert h_np.stopped_at is not None and h_np.stopped_at < plan.iters_num - 1
     _assert_same_history(h_np, h_t, LOSS_RTOL_64)
     # Both restored the parameters of the best evaluation.
-    assert _prel(np_net.params, t_net.numpy_params()) <= PARAMS_RTOL_64
+    assert prel(np_net.params, t_net.numpy_params()) <= PARAMS_RTOL_64
 
 
 def test_tensor_inputs_and_one_hot_labels(subset) -> None:
@@ -239,7 +230,7 @@ def test_float32_stays_near_float64(subset) -> None:
     r = np.abs(a - b) / np.abs(a)
     assert r[0] <= F32_STEP_RTOL, r[0]
     assert r.max() <= F32_RUN_RTOL, r.max()
-    assert _prel(params[torch.float64], params[torch.float32]) <= F32_PARAMS_RTOL
+    assert prel(params[torch.float64], params[torch.float32]) <= F32_PARAMS_RTOL
     n_train, n_test = len(t), len(tt_)
     for acc64, acc32, n in (
         (hist[torch.float64].train_acc_list, hist[torch.float32].train_acc_list, n_train),
@@ -251,7 +242,7 @@ def test_float32_stays_near_float64(subset) -> None:
     np_net, t_net = _nets(plan, dtype=np.float32)
     h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.SGD(0.1), progress=False, mode="eager")
     h_t = tt.train(t_net, x, t, xt, tt_, plan, topt.SGD(0.1), progress=False, mode="eager")
-    assert _rel(h_np.train_loss_list, h_t.train_loss_list) <= F32_RUN_RTOL
+    assert rel(h_np.train_loss_list, h_t.train_loss_list) <= F32_RUN_RTOL
 
 
 # ------------------------------------------------------------------------------ fused mode
@@ -267,20 +258,7 @@ def test_float32_stays_near_float64(subset) -> None:
 FUSED_RTOL_64 = 1e-14  # ~12x the measured maxima
 FUSED_F32_DRIFT_RATIO = 2.0  # fused's float32 drift at most twice eager's (measured ≤ 1.10)
 
-FUSED_CASES = [
-    ("sigmoid", {}, {"batch_size": 100, "iters_num": 300, "seed": 1}),
-    ("relu", {"activation": "relu"}, {"batch_size": 100, "iters_num": 300, "seed": 1}),
-    ("book-cee", {"loss": "cross_entropy_error"}, {"batch_size": 100, "iters_num": 300, "seed": 1}),
-    (
-        "dropout",
-        {"dropout_ratio": 0.2},
-        {"batch_size": 50, "iters_num": 300, "seed": 2, "dropout_ratio": 0.2},
-    ),
-    ("full-batch", {}, {"batch_size": 6000, "iters_num": 40, "seed": 3, "sampling": "full"}),
-]
-
-
-FUSED_IDS = [c[0] for c in FUSED_CASES]
+FUSED_CASES = fused_cases(6000)
 
 
 def _train_modes(subset, dtype, net_kw, plan_kw, modes):
@@ -301,7 +279,7 @@ def test_fused_float64_equals_eager(subset, name: str, net_kw: dict, plan_kw: di
     runs = _train_modes(subset, f64, net_kw, plan_kw, [("eager", f64), ("fused", f64)])
     (h_e, p_e), (h_f, p_f) = runs["eager", f64], runs["fused", f64]
     _assert_same_history(h_e, h_f, FUSED_RTOL_64)
-    assert _prel(p_e, p_f) <= FUSED_RTOL_64
+    assert prel(p_e, p_f) <= FUSED_RTOL_64
 
 
 @pytest.mark.parametrize(("name", "net_kw", "plan_kw"), FUSED_CASES, ids=FUSED_IDS)
@@ -312,12 +290,12 @@ def test_fused_float32_drifts_no_faster_than_eager(
     modes = [("eager", f64), ("eager", f32), ("fused", f32)]
     runs = _train_modes(subset, f32, net_kw, plan_kw, modes)
     _, ref = runs["eager", f64]
-    drift_eager = _prel(ref, runs["eager", f32][1])
-    drift_fused = _prel(ref, runs["fused", f32][1])
+    drift_eager = prel(ref, runs["eager", f32][1])
+    drift_fused = prel(ref, runs["fused", f32][1])
     assert drift_fused <= F32_PARAMS_RTOL
     assert drift_fused <= FUSED_F32_DRIFT_RATIO * drift_eager, (drift_fused, drift_eager)
     h_e, h_f = runs["eager", f32][0], runs["fused", f32][0]
-    assert _rel(h_e.train_loss_list, h_f.train_loss_list) <= F32_RUN_RTOL
+    assert rel(h_e.train_loss_list, h_f.train_loss_list) <= F32_RUN_RTOL
     n_train, n_test = len(subset[1]), len(subset[3])
     for a, b, n in ((h_e.train_acc_list, h_f.train_acc_list, n_train),
                     (h_e.test_acc_list, h_f.test_acc_list, n_test)):
@@ -513,7 +491,7 @@ def test_cuda_graph_equals_eager(subset, dtype: torch.dtype, dropout: float) -> 
     # Should cuBLAS pick another kernel under capture, rounding-level differences would show.
     rtol = 1e-12 if dtype == torch.float64 else 1e-5
     _assert_same_history(hist["eager"], hist["graph"], rtol)
-    assert _prel(params["eager"], params["graph"]) <= rtol
+    assert prel(params["eager"], params["graph"]) <= rtol
     bitwise = hist["eager"].train_loss_list == hist["graph"].train_loss_list
     print(f"graph vs eager {dtype}: bitwise equal losses: {bitwise}")
 
@@ -535,7 +513,7 @@ def test_cuda_float64_equals_numpy_and_auto_picks_graph(subset) -> None:
         )
     assert h_t.meta["mode"] == "graph" and h_adam.meta["mode"] == "eager"
     _assert_same_history(h_np, h_t, LOSS_RTOL_64)
-    assert _prel(np_net.params, t_net.numpy_params()) <= PARAMS_RTOL_64
+    assert prel(np_net.params, t_net.numpy_params()) <= PARAMS_RTOL_64
 
 
 @pytest.mark.cuda
@@ -580,7 +558,7 @@ def test_book_run_full_mnist_float64_equals_numpy(mnist_dir: Path) -> None:
     h_np = rn.train(np_net, x, t, xt, tt_, plan, rn.SGD(0.1), progress=False, mode="eager")
     h_t = tt.train(t_net, x, t, xt, tt_, plan, topt.SGD(0.1), progress=False, mode="eager")
     worst = _assert_same_history(h_np, h_t, BOOK_RTOL_64)
-    p_worst = _prel(np_net.params, t_net.numpy_params())
+    p_worst = prel(np_net.params, t_net.numpy_params())
     print(
         f"book run float64: loss max rel diff {worst:.3g}, params {p_worst:.3g}; "
         f"numpy {h_np.seconds:.1f} s, torch {h_t.seconds:.1f} s "

@@ -186,6 +186,10 @@ class Engine:
         for k, v in params.items():
             v[...] = p[k]
 
+    def default_mode(self, lr: float) -> str:
+        """The mode ``train`` picks by default (mode "auto") for plain SGD on this engine."""
+        return self.fn("training", "_resolve_mode")("auto", self.fn("optimizers", "SGD")(lr))
+
     def train(self, plan: object, data: tuple, lr: float, mode: str = "eager",
               **net_kw: object) -> tuple:
         """Free-running replay of ``plan``: (history, final params).  ``mode`` "eager" is the
@@ -220,6 +224,10 @@ class TorchEngine(Engine):
             torch.set_num_threads(1)
         self._tdtype = {"float32": torch.float32, "float64": torch.float64}[self.dtype]
         self._dev = torch.device(self.device)
+
+    def default_mode(self, lr: float) -> str:
+        resolve = self.fn("training", "_resolve_mode")
+        return resolve("auto", self._dev, self.fn("optimizers", "SGD")(lr))
 
     def to(self, a: np.ndarray) -> object:
         # A copy, never a view of the caller's array: engines update parameters in place.

@@ -178,12 +178,12 @@ def fast_paths(ctx: Context, plan, data, r_hist, r_params, x_all, r_pred) -> lis
     (x, _), (xt, _) = data
     out = []
     for eng in [ctx.reference, *ctx.engines]:
-        t0 = time.perf_counter()
-        hist, params = eng.train(plan, data, LR, mode="auto")
-        secs = time.perf_counter() - t0
-        mode = hist.meta.get("mode", "eager")
-        if mode == "eager":  # no fast path for this engine and run: the eager run was checked
+        mode = eng.default_mode(LR)
+        if mode == "eager":  # no fast path for this engine: its eager run was checked above
             continue
+        t0 = time.perf_counter()
+        hist, params = eng.train(plan, data, LR, mode=mode)
+        secs = time.perf_counter() - t0
         label = f"{eng.name}, train's default: {mode}"
         out.append(_loss_curve_result(eng, hist, r_hist, secs, label))
         out.append(_accuracy_result(eng, hist, r_hist, params, r_params, x_all, r_pred,
