@@ -386,9 +386,9 @@ def train(
 
 class _Best:
     """Early stopping's bookkeeping: the held-out data, the best accuracy on it so far and the
-    parameters that had it."""
+    parameters that had it (arrays here, tensors in reference_torch, which shares it)."""
 
-    def __init__(self, es: EarlyStopping, x_val: np.ndarray, t_val: np.ndarray) -> None:
+    def __init__(self, es: EarlyStopping, x_val: Any, t_val: Any) -> None:
         self.es, self.x, self.t = es, x_val, t_val
         self.acc, self.since = -np.inf, 0
         self.params: dict[str, np.ndarray] | None = None

@@ -31,7 +31,6 @@ What is different is only where the data lives and when the host looks at it:
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -42,7 +41,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from reference_numpy.training import _EVAL_BLOCK, EarlyStopping, TrainHistory, _fusable
+from reference_numpy.training import _EVAL_BLOCK, EarlyStopping, TrainHistory, _Best, _fusable
 from reference_numpy.training import _labels as _np_labels
 from reference_numpy.training import holdout_split as np_holdout_split
 
@@ -423,8 +422,9 @@ class _Loop:
         hist: TrainHistory,
     ) -> None:
         self.net, self.opt, self.plan, self.hist = net, opt, plan, hist
-        self.xtr, self.ttr, self.xte, self.tte, self.val = xtr, ttr, xte, tte, val
-        self.es = early_stopping
+        self.xtr, self.ttr, self.xte, self.tte = xtr, ttr, xte, tte
+        has_val = early_stopping is not None and val is not None
+        self.best = _Best(early_stopping, *val) if has_val else None
         dev, dt = net.device, net.dtype
         self.params = net.params
         self.idx = plan_tensors(plan, dev)  # (iters, batch) int64, None for full batch
@@ -433,7 +433,6 @@ class _Loop:
         self.losses = torch.empty(plan.iters_num, dtype=dt, device=dev)
         self.counts: list[Tensor] = []  # train/test correct counts per evaluation, read at end
         self.correct = _correct
-        self.best_acc, self.best_params, self.since_best = -math.inf, None, 0
         self.done = 0
 
     # ------------------------------------------------------------------ shared
@@ -453,20 +452,12 @@ class _Loop:
         self.counts.append(
             torch.stack([correct(net, self.xtr, self.ttr), correct(net, self.xte, self.tte)])
         )
-        if self.es is None or self.val is None:
+        best = self.best
+        if best is None:
             return False
-        xva, tva = self.val
-        acc = int(self.correct(net, xva, tva)) / len(tva)  # the one host read early stopping needs
-        hist.val_acc_list.append(acc)
-        if acc > self.best_acc + self.es.min_delta:
-            self.best_acc, self.since_best, hist.best_iter = acc, 0, i
-            self.best_params = {k: v.detach().clone() for k, v in self.params.items()}
-            return False
-        self.since_best += 1
-        if self.since_best >= self.es.patience:
-            hist.stopped_at = i
-            return True
-        return False
+        acc = int(correct(net, best.x, best.t)) / len(best.t)  # the one host read it needs
+        params = self.params
+        return best.stop(hist, i, acc, lambda: {k: v.detach().clone() for k, v in params.items()})
 
     def _finish(self) -> None:
         hist = self.hist
@@ -475,9 +466,9 @@ class _Loop:
             counts = torch.stack(self.counts).tolist()
             hist.train_acc_list = [c[0] / len(self.ttr) for c in counts]
             hist.test_acc_list = [c[1] / len(self.tte) for c in counts]
-        if self.es is not None and self.best_params is not None:
+        if self.best is not None and self.best.params is not None:
             for k in PARAM_NAMES:
-                self.params[k].copy_(self.best_params[k])
+                self.params[k].copy_(self.best.params[k])
 
     def run(self, mode: str, show: bool) -> None:
         bar = tqdm(
