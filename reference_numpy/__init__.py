@@ -33,6 +33,13 @@ from .gradient import (
     numerical_diff,
     numerical_gradient,
 )
+from .information import (
+    cross_entropy,
+    entropy,
+    expectation,
+    information_content,
+    kl_divergence,
+)
 from .mnist import MnistSource, load_mnist, locate_mnist, read_idx
 from .networks import PARAM_NAMES, SimpleNet, TwoLayerNet, init_params
 from .optimizers import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
@@ -63,12 +70,17 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
     "convergence_order",
+    "cross_entropy",
     "cross_entropy_error",
     "cross_entropy_error_grad",
     "difference_errors",
+    "entropy",
+    "expectation",
     "gradient_descent",
     "holdout_split",
+    "information_content",
     "init_params",
+    "kl_divergence",
     "load_mnist",
     "load_params",
     "locate_mnist",
