@@ -40,11 +40,12 @@ from .information import (
     information_content,
     kl_divergence,
 )
+from .landscape import loss_along_weight
 from .mnist import MnistSource, load_mnist, locate_mnist, read_idx
 from .networks import PARAM_NAMES, SimpleNet, TwoLayerNet, init_params
 from .optimizers import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
 from .plan import SAMPLING, TrainPlan
-from .plotting import plot_history
+from .plotting import plot_history, plot_loss_along_weight
 from .training import EarlyStopping, TrainHistory, holdout_split, load_params, save_params, train
 
 __all__ = [
@@ -85,6 +86,7 @@ __all__ = [
     "load_params",
     "locate_mnist",
     "log_softmax",
+    "loss_along_weight",
     "mean_absolute_error",
     "mean_absolute_error_grad",
     "mean_squared_error",
@@ -92,6 +94,7 @@ __all__ = [
     "numerical_diff",
     "numerical_gradient",
     "plot_history",
+    "plot_loss_along_weight",
     "read_idx",
     "relu",
     "relu_grad",

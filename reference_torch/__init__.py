@@ -53,6 +53,7 @@ from .information import (
     information_content,
     kl_divergence,
 )
+from .landscape import loss_along_weight
 from .mnist import MnistSource, load_mnist, locate_mnist, read_idx, torchvision_arrays
 from .networks import PARAM_NAMES, SimpleNet, TwoLayerNet, init_params
 from .optimizers import (
@@ -67,7 +68,7 @@ from .optimizers import (
     RMSprop,
 )
 from .plan import SAMPLING, TrainPlan, dropout_mask, dropout_masks, plan_tensors
-from .plotting import plot_history
+from .plotting import plot_history, plot_loss_along_weight
 from .training import (
     EarlyStopping,
     TrainHistory,
@@ -125,6 +126,7 @@ __all__ = [
     "load_params",
     "locate_mnist",
     "log_softmax",
+    "loss_along_weight",
     "mean_absolute_error",
     "mean_absolute_error_grad",
     "mean_squared_error",
@@ -134,6 +136,7 @@ __all__ = [
     "numerical_gradient_batched",
     "plan_tensors",
     "plot_history",
+    "plot_loss_along_weight",
     "precision_guard",
     "read_idx",
     "relu",
