@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference_numpy import mnist
+from reference_numpy import mnist, mnist_files
 from reference_numpy.mnist import (
     FILES,
     MIRRORS,
@@ -377,11 +377,11 @@ def test_download_interrupted_leaves_nothing(
 ) -> None:
     base, _ = mirror
 
-    def interrupted(url: str, out, *args: object) -> None:
+    def interrupted(url: str, out, **kwargs: object) -> None:
         out.write(b"\x1f\x8b partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(mnist, "_fetch", interrupted)
+    monkeypatch.setattr(mnist_files, "fetch_url", interrupted)
     d = tmp_path / "d"
     with pytest.raises(KeyboardInterrupt):
         download_mnist(d, mirrors=[f"{base}/good/"], checksums=subset_sums, progress=False)
