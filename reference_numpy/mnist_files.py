@@ -35,6 +35,7 @@ import gzip
 import hashlib
 import http.client
 import os
+import stat
 import tempfile
 import time
 import warnings
@@ -510,8 +511,8 @@ def remove_stale_temp_files(
 ) -> list[Path]:
     """Delete the leftovers of interrupted writes in ``directory``; return what was removed.
 
-    Only regular files whose names match one of ``patterns`` (glob; default: the download
-    temp files ``.<FILES name>.*.part``) and that were last modified before ``before``
+    Only files and symbolic links (never folders) whose names match one of ``patterns`` (glob;
+    default: the download temp files ``.<FILES name>.*.part``) last modified before ``before``
     (default :data:`PROCESS_START`), so a file this process, or a download started after it,
     is writing is never touched.  A folder that does not exist holds nothing to remove.
     """
@@ -523,12 +524,12 @@ def remove_stale_temp_files(
     for pattern in pats:
         for p in directory.glob(pattern):
             try:
-                st = p.lstat()
-                if not p.is_symlink() and p.is_file() and st.st_mtime < limit:
+                st = p.lstat()  # a link's own time; unlinking a link leaves its target alone
+                if (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and st.st_mtime < limit:
                     p.unlink()
                     removed.append(p)
-            except FileNotFoundError:
-                pass  # removed meanwhile by someone else
+            except OSError:
+                pass  # removed meanwhile, or a read-only shared cache: loading goes on
     return removed
 
 

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from reference_numpy.idx import GZIP_MAGIC, gzip_errors
+from reference_numpy.idx import GZIP_MAGIC, gzip_errors, read_idx_dims
 from reference_numpy.mnist_files import (
     DEFAULT_TIMEOUT,
     FILES,
@@ -158,12 +158,16 @@ def prepare_torchvision_root(
 
     The folder is keyed by the source folder and the expected checksums, so the full set and
     the subset never share one.  Existing entries are reused only when their contents hash to
-    the expected sums; anything else is rebuilt.  Returns ``root`` (pass it to
+    the expected sums; anything else is rebuilt.  Every source file's IDX header is checked
+    first (a pickle, ``.npy`` or ``.npz`` under an MNIST name is refused, never read), and temp
+    files a killed earlier run left in the root are removed.  Returns ``root`` (pass it to
     ``torchvision.datasets.MNIST``).
     """
     table = checksum_table(source, checksums)
     src_dir = source.directory.resolve()
     sums = [expected_sum(table, name, src_dir) for name in FILES]
+    for name in FILES:  # before anything is built: not IDX (a pickle, a .npy, ...) is refused
+        read_idx_dims(src_dir / name, fix_hint(src_dir / name))
     key = hashlib.sha256("\n".join([str(src_dir), *sums]).encode()).hexdigest()[:16]
     root = _writable_base() / key
     raw = root / "MNIST" / "raw"
