@@ -195,13 +195,18 @@ def fetch_url(
                         written += len(chunk)
                         bar.update(len(chunk))
         except (OSError, http.client.HTTPException) as e:
-            if not deadline.passed() or isinstance(e, urllib.error.HTTPError):
+            # Every socket timeout is set to what remains of the deadline, so a socket timeout
+            # (bare, or wrapped by urllib) means the deadline passed, even if by a rounding hair.
+            timed_out = isinstance(e, TimeoutError) or isinstance(
+                getattr(e, "reason", None), TimeoutError
+            )
+            if isinstance(e, urllib.error.HTTPError) or not (timed_out or deadline.passed()):
                 raise
             failed = True
         else:
             failed = False
         complete = total is not None and written == total
-        if deadline.passed() and (failed or not complete):
+        if failed or (deadline.passed() and not complete):
             # The watchdog's shutdown reads as an early end of the stream: say what happened.
             of = f" of {total}" if total is not None else ""
             raise DownloadTimeout(

@@ -50,6 +50,9 @@ SERVE_LIMIT = 20.0
 # measured overshoot is a few ms (one drip interval at most, 0.3 s); 5 s leaves room for a
 # loaded machine and is still 3x below SERVE_LIMIT, so code without a total deadline fails it.
 SLACK = 5.0
+# The lower bound shows the deadline, not an early refusal, ended the call; a socket timeout
+# may fire up to a millisecond early (poll's resolution), far inside this 10%.
+EARLY = 0.9
 
 
 @pytest.fixture(autouse=True)
@@ -226,7 +229,7 @@ def test_fetch_stops_at_the_total_deadline(hostile: Mirror, tmp_path: Path, mode
         err, elapsed = _timed(lambda: fetch_url(hostile.url(mode) + FILES[3], f, timeout=timeout))
     assert isinstance(err, DownloadTimeout), err
     assert "1 s deadline" in str(err)
-    assert timeout <= elapsed < timeout + SLACK, elapsed
+    assert EARLY * timeout <= elapsed < timeout + SLACK, elapsed
     if mode == "drip":  # it did get some bytes: the deadline, not a refusal, stopped it
         assert 0 < hostile.sent[f"/drip/{FILES[3]}"] < len(hostile.files[FILES[3]])
 
@@ -244,7 +247,7 @@ def test_download_dripping_mirror_stops_at_deadline_and_leaves_nothing(
     msg = str(err)
     assert f"{hostile.url('drip')}{FILES[0]}: no complete response within the 1 s deadline" in msg
     assert "timeout=" in msg  # the fix names the knob
-    assert 1.0 <= elapsed < 1.0 + SLACK, elapsed
+    assert EARLY * 1.0 <= elapsed < 1.0 + SLACK, elapsed
     _no_temp_left(d)
     assert list(d.iterdir()) == []
 
@@ -292,7 +295,7 @@ def test_next_mirror_after_a_deadline(
     for f in FILES:
         assert (d / f).read_bytes() == (SUBSET_DIR / f).read_bytes()
     assert hostile.hits == [p for f in FILES for p in (f"/stall/{f}", f"/good/{f}")]
-    assert 4 * timeout <= elapsed < 4 * timeout + SLACK, elapsed
+    assert EARLY * 4 * timeout <= elapsed < 4 * timeout + SLACK, elapsed
 
 
 def test_load_mnist_timeout_falls_back_to_subset(
@@ -310,7 +313,7 @@ def test_load_mnist_timeout_falls_back_to_subset(
     assert source.kind == "subset"
     msgs = [str(w.message) for w in caught if issubclass(w.category, MnistSubsetWarning)]
     assert len(msgs) == 1 and "0.5 s deadline" in msgs[0], msgs
-    assert 0.5 <= elapsed < 0.5 + SLACK, elapsed
+    assert EARLY * 0.5 <= elapsed < 0.5 + SLACK, elapsed
     assert hostile.hits == [f"/stall/{FILES[0]}"]
     _no_temp_left(cache)
 
