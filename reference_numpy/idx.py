@@ -36,6 +36,7 @@ __all__ = [
     "parse_idx_header",
     "read_idx_dims",
     "read_idx",
+    "encode_idx",
 ]
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -195,3 +196,24 @@ def read_idx(path: str | os.PathLike[str], *, fix: str | None = None) -> np.ndar
     p = Path(os.fspath(path))
     advice = DEFAULT_FIX if fix is None else fix
     return parse_idx(read_bytes(p, advice), p, advice)
+
+
+def encode_idx(arr: np.ndarray) -> bytes:
+    """The IDX encoding of ``arr`` (uncompressed): the inverse of :func:`parse_idx`.
+
+    Raises:
+        TypeError: ``arr`` is not an ndarray of an IDX type (uint8, int8, int16, int32,
+            float32, float64).
+        ValueError: ``arr`` is 0-d, has more than 255 dimensions or one of 2**32 or more.
+    """
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"arr: expected a NumPy array, got {type(arr).__name__}")
+    codes = {np.dtype(dt).newbyteorder("="): code for code, (dt, _) in IDX_DTYPES.items()}
+    code = codes.get(arr.dtype.newbyteorder("="))
+    if code is None:
+        names = ", ".join(str(d) for d in codes)
+        raise TypeError(f"arr: expected one of the IDX dtypes {names}, got {arr.dtype}")
+    if not 1 <= arr.ndim <= 255 or any(n >= 1 << 32 for n in arr.shape):
+        raise ValueError(f"arr: expected 1 to 255 dimensions, each < 2**32, got shape {arr.shape}")
+    header = bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return header + np.ascontiguousarray(arr, dtype=IDX_DTYPES[code][0]).tobytes()
