@@ -48,6 +48,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("NNPARITY_DATA_DIR", raising=False)
     monkeypatch.setenv("NNPARITY_CACHE_DIR", str(tmp_path / "user-cache"))
     monkeypatch.setenv("NNPARITY_MNIST_MIRRORS", "http://127.0.0.1:9/unreachable/")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")  # a CI proxy must not see loopback
 
 
 @pytest.fixture(scope="module")
