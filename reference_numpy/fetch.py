@@ -107,7 +107,11 @@ def _connection_class(base: type[http.client.HTTPConnection], deadline: _Deadlin
     class _Connection(base):  # type: ignore[valid-type, misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            create = self._create_connection
+            # http.client's hook for making the TCP socket (present since Python 3.2, though
+            # not documented); without it only the socket after connect() is watched.
+            create = getattr(self, "_create_connection", None)
+            if create is None:  # pragma: no cover - a future http.client
+                return
 
             def create_watched(*a: Any, **k: Any) -> socket.socket:
                 sock = create(*a, **k)

@@ -625,8 +625,8 @@ def download_mnist(
         target = d / name
         if target.is_file():
             try:
-                check_sha256(target, read_bytes(target, fix_hint(target)), expected[name],
-                             stat_key(target))  # fmt: skip
+                key = stat_key(target)  # before reading: a file changed meanwhile is not trusted
+                check_sha256(target, read_bytes(target, fix_hint(target)), expected[name], key)
                 continue
             except MnistFormatError:
                 pass  # damaged: download it again

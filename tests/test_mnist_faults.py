@@ -235,6 +235,17 @@ def test_fetch_stops_at_the_total_deadline(hostile: Mirror, tmp_path: Path, mode
         assert 0 < hostile.sent[f"/drip/{FILES[3]}"] < len(hostile.files[FILES[3]])
 
 
+def test_https_stall_during_the_handshake_stops_at_the_deadline(
+    hostile: Mirror, tmp_path: Path
+) -> None:
+    """An https URL to a server that never answers the TLS hello: the https path is bounded."""
+    url = f"https://127.0.0.1:{hostile.port}/stall/{FILES[3]}"
+    with open(tmp_path / "out", "wb") as f:
+        err, elapsed = _timed(lambda: fetch_url(url, f, timeout=1))
+    assert isinstance(err, DownloadTimeout), err
+    assert EARLY * 1.0 <= elapsed < 1.0 + SLACK, elapsed
+
+
 def test_download_dripping_mirror_stops_at_deadline_and_leaves_nothing(
     hostile: Mirror, tmp_path: Path, subset_sums: dict[str, str]
 ) -> None:
