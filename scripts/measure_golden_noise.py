@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                     for k in e_fp
                 )
                 print(f"seed {seed} {eng.name} {mode}: curve {ratio:.3g} of the float64 band, "
-                      f"accuracy {acc:.0f} examples, fingerprint {rel:.3g} (frob {frob:.3g})", flush=True)
+                      f"accuracy {acc:.0f} examples, fingerprint {rel:.3g} (frob {frob:.3g})",
+                      flush=True)
                 worst["curve/band"] = max(worst["curve/band"], ratio)
                 worst["acc examples"] = max(worst["acc examples"], round(acc))
                 worst["fingerprint"] = max(worst["fingerprint"], rel)
