@@ -100,7 +100,7 @@ def test_json_round_trip_with_nonfinite_values(tmp_path):
     text = json.dumps(d, allow_nan=False)  # strict JSON: would raise on a raw inf/nan
     loaded = json.loads(text)
     validate_report_dict(loaded)
-    assert loaded["schema"] == "nnparity.verify" and loaded["schema_version"] == "1.0"
+    assert loaded["schema"] == "nnparity.verify" and loaded["schema_version"] == "1.1"
     assert loaded["summary"] == {"total": 4, "passed": 2, "failed": 2, "seconds": 1.53}
     assert loaded["checks"][1]["max_abs_err"] == "inf"
     assert loaded["checks"][0]["details"]["ratio"] == "nan"
