@@ -45,7 +45,10 @@ ROWS = [
     ("iters-huge", ["training", "--iters", "1000000000"], {}, "--iters"),
     ("iters-zero", ["all", "--iters", "0"], {}, "--iters"),
     ("iters-not-int", ["losses", "--iters", "ten"], {}, "--iters"),
+    ("iters-beyond-16GiB", ["training", "--iters", "6000000"], {}, "--iters"),
     ("calibrate-iters-huge", ["calibrate", "--iters", "100000000"], {}, "--iters"),
+    ("calibrate-seeds-times-iters", ["calibrate", "--iters", "100000", "--seeds", "10000"], {},
+     "--seeds 10000"),
     ("seeds-negative", ["calibrate", "--seeds", "-1"], {}, "--seeds"),
     ("seeds-zero", ["selftest", "--seeds", "0"], {}, "--seeds"),
     ("seed-negative", ["losses", "--seed", "-3"], {}, "--seed"),
@@ -108,6 +111,7 @@ def tripwire(monkeypatch):
     """Every entry point that computes raises instead, and the environment is clean."""
     import verify.calibrate
     import verify.engines
+    import verify.preflight
     import verify.runner
     import verify.selftest
 
@@ -118,6 +122,8 @@ def tripwire(monkeypatch):
     monkeypatch.setattr(verify.runner, "run_groups", started)
     monkeypatch.setattr(verify.selftest, "run_selftest", started)
     monkeypatch.setattr(verify.calibrate, "calibrate", started)
+    # Sizes are judged against a fixed machine, so the rows do not depend on this host's memory.
+    monkeypatch.setattr(verify.preflight, "available_bytes", lambda: 16 * 2**30)
     for var in ("NNPARITY_DEVICE", "NNPARITY_DATA_DIR"):
         monkeypatch.delenv(var, raising=False)
     return started
@@ -159,7 +165,8 @@ def test_good_outputs_pass_the_checks_and_create_nothing(tmp_path, monkeypatch, 
                   f"{tmp_path}/a_file.txt.xml", "--report-dir", f"{tmp_path}/rep"],
                  ["losses", "--report-dir", f"{tmp_path}/old_rep", "--device", "cpu"],
                  ["losses", "--report-dir", f"{tmp_path}/a_folder"],
-                 ["training", "--iters", "20", "--data-dir", str(SUBSET_DIR)]):
+                 ["training", "--iters", "20", "--data-dir", str(SUBSET_DIR)],
+                 ["training", "--iters", "4000000"]):  # 11.4 GiB of iterations: fits 16 GiB
         with pytest.raises(AssertionError, match="computation started"):
             cli.main(argv)
     assert _tree(tmp_path) == before

@@ -17,7 +17,7 @@ from pathlib import Path
 from .report.atomic import TMP_PREFIX, replace_refusal
 from .report.writers import WRITERS, report_set_patterns
 
-__all__ = ["preflight", "estimate_bytes", "available_bytes"]
+__all__ = ["available_bytes", "estimate_bytes", "preflight", "scaling_bytes"]
 
 #: Commands that train for --iters iterations.
 _TRAINING_COMMANDS = frozenset({"training", "all", "selftest", "calibrate"})
@@ -45,15 +45,20 @@ def _iters(args: argparse.Namespace) -> int:
     return {"selftest": 60, "calibrate": 300}.get(args.command, 500 if args.quick else 10_000)
 
 
-def estimate_bytes(args: argparse.Namespace) -> int:
-    """Peak memory the command would need, from :data:`BASE_BYTES` and the per-iteration terms."""
+def scaling_bytes(args: argparse.Namespace) -> int:
+    """The memory that grows with the options (iterations, seeds); 0 for other commands."""
     if args.command not in _TRAINING_COMMANDS:
-        return BASE_BYTES
+        return 0
     iters = _iters(args)
     if args.command == "calibrate":
         seeds = args.seeds or 20
-        return BASE_BYTES + iters * (CALIBRATE_PER_ITER_BYTES + seeds * CALIBRATE_CURVE_BYTES)
-    return BASE_BYTES + iters * PER_ITER_BYTES
+        return iters * (CALIBRATE_PER_ITER_BYTES + seeds * CALIBRATE_CURVE_BYTES)
+    return iters * PER_ITER_BYTES
+
+
+def estimate_bytes(args: argparse.Namespace) -> int:
+    """Peak memory the command would need: :data:`BASE_BYTES` plus :func:`scaling_bytes`."""
+    return BASE_BYTES + scaling_bytes(args)
 
 
 def available_bytes() -> int | None:
@@ -81,13 +86,16 @@ def check_counts(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 
 def check_sizes(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    # Refused only when the part the options control cannot fit on its own: the base figure
+    # is a peak RSS that counts shared libraries too, so judging it against MemAvailable could
+    # refuse a default run that would have worked.
     need, have = estimate_bytes(args), available_bytes()
-    if have is not None and need > have:
+    if have is not None and scaling_bytes(args) > have:
         what = (f"--iters {_iters(args)}" if args.command != "calibrate"
                 else f"--iters {_iters(args)} with --seeds {args.seeds or 20}")
         p.error(f"--iters: {what} would need about {_gib(need)} of memory "
-                f"({_gib(BASE_BYTES)} + {PER_ITER_BYTES} B per iteration), but "
-                f"{_gib(have)} is available; expected fewer iterations")
+                f"({_gib(scaling_bytes(args))} for the iterations, {_gib(BASE_BYTES)} for the "
+                f"rest), but {_gib(have)} is available; expected fewer iterations")
 
 
 def _writable_ancestor(path: Path) -> str:
