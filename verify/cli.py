@@ -197,7 +197,7 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
 def _write_outputs(report: Report, ctx, args: argparse.Namespace) -> None:
     """Each requested format atomically; the report folder as one set (see report.atomic)."""
     for w in WRITERS.values():
-        path = getattr(args, w.option.lstrip("-").replace("-", "_"), None) if w.option else None
+        path = getattr(args, w.dest, None) if w.dest else None
         if path:
             w.write(report, path)
     if args.report_dir:

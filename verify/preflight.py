@@ -120,7 +120,7 @@ def check_outputs(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     seen: dict[Path, str] = {}
     report_dir = Path(os.path.realpath(args.report_dir)) if args.report_dir else None
     for w in WRITERS.values():
-        value = getattr(args, w.option.lstrip("-").replace("-", "_"), None) if w.option else None
+        value = getattr(args, w.dest, None) if w.dest else None
         if not value:
             continue
         path = Path(os.path.realpath(value))

@@ -31,6 +31,11 @@ class Writer:
     help: str
     render: Callable[[Report], bytes]
 
+    @property
+    def dest(self) -> str | None:
+        """The argparse attribute of :attr:`option` (``"--json"`` -> ``"json"``), or None."""
+        return self.option.lstrip("-").replace("-", "_") if self.option else None
+
     def write(self, report: Report, path: str | os.PathLike[str]) -> Path:
         """Render ``report`` (every check first, so a bad report writes nothing) and write
         it to ``path`` atomically."""
