@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,8 @@ def _builtin_cases(reference: str, seed: int) -> list[_Case]:
             if reference not in ("softmax", "log_softmax") and case == "large logits":
                 x = x / 10  # as verify.checks.losses: informative rather than saturated
             out.append(_Case(case, r32(x), None, not case.startswith("typical")))
+        if reference in ("softmax", "log_softmax"):
+            out += _axis_cases(np.random.default_rng([seed, 3]))
         return out
     if reference in ("cross_entropy_error", "softmax_cross_entropy"):
         table = loss_cases(rng)
@@ -65,7 +68,47 @@ def _builtin_cases(reference: str, seed: int) -> list[_Case]:
         if reference == "softmax_cross_entropy" and case.startswith("typical"):
             y = np.log(y)  # logits for the exact loss
         out.append(_Case(case, r32(y), r32(t), not case.startswith("typical")))
+    if reference in ("cross_entropy_error", "softmax_cross_entropy"):
+        out += _target_shape_cases(reference, np.random.default_rng([seed, 3]))
     return out
+
+
+def _target_shape_cases(reference: str, rng: np.random.Generator) -> list[_Case]:
+    """The chapter's target and batch shapes, each a documented pitfall (typical values).
+
+    Labels shaped (N, 1) - the book's ``y[np.arange(N), t]`` broadcasts them into an N×N sum;
+    soft targets - an implementation that argmaxes them, or indexes with them, is wrong; a 1-D
+    score vector with a scalar label or one-hot vector - the book reshapes it to a batch of one;
+    a batch of one.  Case names carry the shapes, so a failure names the target shape.
+    """
+    n, k = 6, 5
+    logits = 2 * rng.standard_normal((n, k))
+    labels = rng.integers(0, k, n)
+    soft = rng.dirichlet(np.ones(k), n)
+    one_logits = 2 * rng.standard_normal(k)
+    one_label = int(rng.integers(0, k))
+
+    def scores(a: np.ndarray) -> np.ndarray:
+        if reference == "softmax_cross_entropy":
+            return a
+        e = np.exp(a - a.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    table = {
+        f"labels shaped (N, 1) = {(n, 1)}": (logits, labels.reshape(n, 1)),
+        f"soft targets shaped {(n, k)}": (logits, soft),
+        f"1-D scores {(k,)}, scalar label": (one_logits, np.array(one_label)),
+        f"1-D scores {(k,)}, one-hot {(k,)}": (one_logits, np.eye(k)[one_label]),
+        f"batch of one {(1, k)}, labels {(1,)}": (one_logits[None], np.array([one_label])),
+    }
+    return [_Case(name, r32(scores(a)), r32(t), False) for name, (a, t) in table.items()]
+
+
+def _axis_cases(rng: np.random.Generator) -> list[_Case]:
+    """softmax over the last axis of a 1-D and a 3-D input (catches a hard-coded axis=1)."""
+    return [_Case("1-D input (7,)", r32(3 * rng.standard_normal(7)), None, False),
+            _Case("3-D input (2, 3, 4), last axis", r32(3 * rng.standard_normal((2, 3, 4))),
+                  None, False)]
 
 
 def _given_cases(reference: str, inputs: object, targets: object,
@@ -127,35 +170,72 @@ def _call(fn: Callable[..., Any], frame: _Frame, case: _Case, requires_grad: boo
           ) -> tuple[Any, Any]:
     """``fn`` on the case in ``frame``; returns (input as passed, output)."""
     x = frame.to(case.x, requires_grad=requires_grad)
+    t = None if case.t is None else frame.target(case.t)
     with np.errstate(all="ignore"):
-        out = fn(x) if case.t is None else fn(x, frame.target(case.t))
+        out = fn(x) if t is None else fn(x, t)
+    _unchanged(x, case.x, "its input")
+    if t is not None:
+        _unchanged(t, case.t, "the targets")
     return x, out
+
+
+class _Mutated(Exception):
+    """The user's function wrote into an argument (a verdict, never an internal error)."""
+
+
+def _unchanged(passed: Any, original: np.ndarray, what: str) -> None:
+    """Raise _Mutated if ``passed`` (what the user got) no longer equals ``original``."""
+    now = np.array(to_numpy(passed.detach() if _is_tensor(passed) else passed, what),
+                   dtype=np.float64)
+    ref = np.asarray(original, dtype=np.float64)
+    if now.shape != ref.shape:
+        raise _Mutated(f"changed {what} in place: shape {ref.shape} became {now.shape}")
+    same = (now == ref) | (np.isnan(now) & np.isnan(ref))
+    if not same.all():
+        first = tuple(int(i) for i in np.argwhere(~same)[0])
+        raise _Mutated(f"changed {what} in place: {int((~same).sum())} element(s) differ after "
+                       f"the call, first at index {first} ({ref[first]:.6g} became "
+                       f"{now[first]:.6g}); copy before writing (the reference never writes "
+                       f"into its arguments)")
 
 
 def _detect(probe: Callable[[_Frame], Any], framework: str, dtype: str | None,
             device: object, arg: str) -> tuple[_Frame, Any]:
     """Choose the frame (see the module docstring) and return the probe's first output."""
-    if framework == "numpy":
-        frame = _numpy_frame(dtype)
-        return frame, probe(frame)
-    if framework == "torch":
-        frame = _torch_frame(dtype, device)
-        return frame, probe(frame)
+    if framework in ("numpy", "torch"):
+        frame = _numpy_frame(dtype) if framework == "numpy" else _torch_frame(dtype, device)
+        try:
+            return frame, probe(frame)
+        except Exception as exc:  # noqa: BLE001 - the user's code failing is a verdict
+            return frame, _FirstFailed(f"{arg} raised {type(exc).__name__}: {exc}")
     frame = _numpy_frame(dtype)
     try:
         return frame, probe(frame)
+    except _Mutated as exc:
+        return frame, _FirstFailed(f"{arg} {exc}")
     except Exception as np_exc:  # noqa: BLE001 - any failure means "not a NumPy function"
+        np_msg = f"{type(np_exc).__name__}: {np_exc}"
         try:
             frame = _torch_frame(dtype, device)
-            return frame, probe(frame)
         except ImportError:
-            raise np_exc from None
-        except Exception as torch_exc:
-            raise TypeError(
-                f"{arg}: could not be run with NumPy arrays ({type(np_exc).__name__}: "
-                f"{np_exc}) nor with torch tensors ({type(torch_exc).__name__}: {torch_exc}); "
-                f"pass framework='numpy' or 'torch' to see the full traceback"
-            ) from torch_exc
+            return frame, _FirstFailed(f"{arg} raised {np_msg} (torch is not installed, so it "
+                                       f"was not tried with tensors)")
+        try:
+            return frame, probe(frame)
+        except _Mutated as exc:
+            return frame, _FirstFailed(f"{arg} {exc}")
+        except Exception as torch_exc:  # noqa: BLE001
+            return _numpy_frame(dtype), _FirstFailed(
+                f"{arg} could not be run with NumPy arrays ({np_msg}) nor with torch tensors "
+                f"({type(torch_exc).__name__}: {torch_exc}); pass framework='numpy' or "
+                f"'torch' to see only one")
+
+
+@dataclass
+class _FirstFailed:
+    """The user's code failed on the first case in every framework tried: the verdict's text."""
+
+    message: str
 
 
 def _incoming(incoming_grad: object, case: _Case, out_shape: tuple[int, ...], is_loss: bool,
@@ -188,9 +268,11 @@ def _function_run(fn: Callable[..., Any] | None, reference: str, *, forward: boo
                   backward: bool, user_backward: Callable[..., Any] | None, inputs: object,
                   targets: object, dtype: object, device: object, tolerance_class: object,
                   incoming_grad: object, seed: int, framework: str, adversarial: bool,
-                  reference_kwargs: Mapping[str, Any] | None) -> CheckResult:
+                  reference_kwargs: Mapping[str, Any] | None, delta: float | None = None,
+                  detect: bool = True) -> CheckResult:
     """Shared body of check_function and check_backward."""
     reference = _check_reference(reference)
+    delta = _check_delta(delta, reference)
     framework = _check_choice(framework, "framework", FRAMEWORKS)
     dt = _dtype_name(dtype)
     tclass_given = _check_tclass(tolerance_class)
@@ -222,12 +304,20 @@ def _function_run(fn: Callable[..., Any] | None, reference: str, *, forward: boo
         framework = "torch"  # only torch has autograd; a NumPy function needs backward=
     parts = (["forward"] if forward else []) + (
         [f"backward ({'autograd' if autograd else 'your backward'})"] if backward else [])
-    run = _Run(f"{reference} {' and '.join(parts)}", "losses")
+    convention = None if delta is None else _convention(delta)
+    title = f"{reference} {' and '.join(parts)}" + (f", {convention}" if convention else "")
+    run = _Run(title, "losses")
     run.details.update({"reference": reference, "seed": int(seed)})
+    if convention:
+        run.details["convention"] = convention
+        if reference == "cross_entropy_error":
+            kw["delta"] = delta
     incoming = [_incoming(incoming_grad, c, c.x.shape, is_loss, g_rng) if backward else None
                 for c in cases]
     # The reference first: its refusals are the caller's input errors, not the user's.
-    ref_fwd = [_reference_forward(reference, c, kw) if forward else None for c in cases]
+    ref_fwd = [(_reference_forward(reference, c, kw) if reference != "softmax_cross_entropy"
+                or delta is None else _softmax_cee_with_delta(c, delta)) if forward else None
+               for c in cases]
     ref_bwd = [_reference_vjp(reference, c, g, kw) if backward else None
                for c, g in zip(cases, incoming, strict=True)]
 
@@ -253,26 +343,97 @@ def _function_run(fn: Callable[..., Any] | None, reference: str, *, forward: boo
                            "fn" if fn is not None else "backward")
     run.engine = frame.engine
     run.details["framework"] = frame.framework
-    for i, case in enumerate(cases):
-        if autograd and frame.framework == "torch":
-            from ..checks.losses import KNOWN_AUTOGRAD_DIFFERENCES
+    from ..checks.losses import KNOWN_AUTOGRAD_DIFFERENCES
 
-            known = KNOWN_AUTOGRAD_DIFFERENCES.get((reference, case.name))
-            if known:
-                run.details.setdefault("skipped", {})[case.name] = known
-                continue
+    for i, case in enumerate(cases):
+        if i == 0 and isinstance(first, _FirstFailed):
+            run.problem(case.name, first.message + " (the reference returns a value for this "
+                                                   "input)")
+            continue
         try:
             rows = first if i == 0 else evaluate(frame, i)
+        except _Mutated as exc:
+            run.problem(case.name, f"{'fn' if fn is not None else 'backward'} {exc}")
+            continue
         except Exception as exc:  # noqa: BLE001 - a user function failing on a case is a verdict
             run.problem(case.name, f"raised {type(exc).__name__}: {exc} (the reference returns a "
                                    f"value for this input)")
             continue
         for part, value, ref in rows:
-            tclass = tclass_given or _class_of(value, frame)
             label = f"{part}, {case.name}" if part else case.name
-            value = to_numpy(value, "output")
-            run.observe(tclass, _kind(case), label, np.atleast_1d(value), ref)
-    return run.result()
+            try:
+                tclass = tclass_given or _class_of(value, frame)
+                arr = np.atleast_1d(np.array(to_numpy(value, "output"), dtype=np.float64))
+            except (TypeError, ValueError) as exc:
+                run.problem(label, f"returned {_describe(value)}, not an array of numbers "
+                                   f"({exc})")
+                continue
+            known = KNOWN_AUTOGRAD_DIFFERENCES.get((reference, case.name))
+            if known and part != "forward" and arr.shape == ref.shape:
+                # Where the input is NaN the gradient is undefined: the reference's 0 and the
+                # incoming gradient passed through (torch autograd, or a hand-written backward
+                # doing the same) are both accepted there, and the verdict says so.
+                undefined = np.isnan(case.x)
+                if undefined.any() and not np.array_equal(arr[undefined], ref[undefined],
+                                                          equal_nan=True):
+                    arr = arr.copy()
+                    arr[undefined] = ref[undefined]
+                    run.details.setdefault("known_differences", {})[case.name] = known
+            run.observe(tclass, _kind(case), label, arr, ref)
+    result = run.result()
+    if not result.passed and detect and forward and not backward:
+        result.message = "\n".join([result.message, *_convention_hints(
+            fn, reference, delta, inputs=inputs, targets=targets, dtype=dtype, device=device,
+            tolerance_class=tolerance_class, seed=seed, framework=framework,
+            adversarial=adversarial, reference_kwargs=reference_kwargs)])
+    return result
+
+
+def _check_delta(delta: object, reference: str) -> float | None:
+    if delta is None:
+        return None
+    if reference not in ("cross_entropy_error", "softmax_cross_entropy"):
+        raise ValueError(f"delta: only the cross-entropy losses take a δ inside the log, not "
+                         f"{reference!r}")
+    ok = not isinstance(delta, bool) and isinstance(delta, (int, float, np.floating))
+    if not ok or not math.isfinite(delta) or delta < 0:
+        raise ValueError(f"delta: expected a finite number >= 0 or None, got {delta!r}")
+    return float(delta)
+
+
+def _convention(delta: float) -> str:
+    return f"delta = {delta:g} inside the log" if delta else "no delta inside the log (exact)"
+
+
+def _softmax_cee_with_delta(case: _Case, delta: float) -> np.ndarray:
+    """The book's SoftmaxWithLoss forward: cross_entropy_error(softmax(a), t, δ), float64."""
+    from reference_numpy import functions
+
+    with np.errstate(all="ignore"):
+        out = functions.cross_entropy_error(functions.softmax(case.x), case.t, delta=delta)
+    return np.atleast_1d(np.asarray(out, dtype=np.float64))
+
+
+def _convention_hints(fn: Callable[..., Any], reference: str, delta: float | None,
+                      **kwargs: Any) -> list[str]:
+    """If the failing loss equals the reference under the other δ convention, name it."""
+    from reference_numpy.functions import CEE_DELTA
+
+    if reference == "cross_entropy_error":
+        current = CEE_DELTA if delta is None else delta
+    elif reference == "softmax_cross_entropy":
+        current = 0.0 if delta is None else delta
+    else:
+        return []
+    for other in (CEE_DELTA, 0.0):
+        if other == current:
+            continue
+        alt = _function_run(fn, reference, forward=True, backward=False, user_backward=None,
+                            incoming_grad=None, delta=other, detect=False, **kwargs)
+        if alt.passed:
+            return [f"hint: your output equals the reference with {_convention(other)}; pass "
+                    f"delta={other:g} if that is your convention"]
+    return []
 
 
 def _autograd_vjp(fn: Callable[..., Any], frame: _Frame, case: _Case,
@@ -296,7 +457,8 @@ def check_function(fn: Callable[..., Any], reference: str, *, inputs: object = N
                    tolerance_class: str | None = None, incoming_grad: object = None,
                    seed: int = 0, framework: str = "auto", device: object = None,
                    backward: Callable[..., Any] | None = None, adversarial: bool = False,
-                   reference_kwargs: Mapping[str, Any] | None = None) -> CheckResult:
+                   reference_kwargs: Mapping[str, Any] | None = None,
+                   delta: float | None = None) -> CheckResult:
     """Check your implementation ``fn`` of the reference function ``reference``.
 
     ``reference`` is one of :data:`verify.engines.FUNCTIONS` (sigmoid, relu, softmax,
@@ -316,13 +478,27 @@ def check_function(fn: Callable[..., Any], reference: str, *, inputs: object = N
     ``reference_kwargs`` go to the reference only, e.g. ``{"reduction": "mean"}`` for
     mean_squared_error.  Returns one :class:`CheckResult`; the first failing case decides its
     message, which names the case and the worst elements.
+
+    ``delta`` (cross-entropy losses only): the δ inside the log of your convention.  The
+    references are ``cross_entropy_error`` with the book's δ = 1e-7 and the exact
+    ``softmax_cross_entropy`` (δ = 0); ``delta=1e-7`` with ``"softmax_cross_entropy"`` checks
+    the book's SoftmaxWithLoss, ``cross_entropy_error(softmax(a), t, 1e-7)``, and
+    ``delta=0`` with ``"cross_entropy_error"`` a plain ``log(y)``.  A declared convention is in
+    the result's name and ``details["convention"]``; a failing loss that equals the reference
+    under the other convention says so (``hint: your output equals the reference with delta =
+    1e-07 inside the log``).
+
+    Your code failing is a verdict: an exception (on the first case or a later one), an output
+    of the wrong shape or type, NaN where the reference has a number, or an argument changed in
+    place fail the check, and the message names the case and quotes what happened.
     """
     want_backward = incoming_grad is not None or backward is not None
     return _function_run(fn, reference, forward=True, backward=want_backward,
                          user_backward=backward, inputs=inputs, targets=targets, dtype=dtype,
                          device=device, tolerance_class=tolerance_class,
                          incoming_grad=incoming_grad, seed=seed, framework=framework,
-                         adversarial=adversarial, reference_kwargs=reference_kwargs)
+                         adversarial=adversarial, reference_kwargs=reference_kwargs,
+                         delta=delta)
 
 
 def check_backward(fn: Callable[..., Any] | None, reference: str, *,
@@ -347,8 +523,10 @@ def check_backward(fn: Callable[..., Any] | None, reference: str, *,
     log_softmax and step_function have none and are refused.  Cases, kinds and classes as in
     :func:`check_function`; ``incoming_grad`` overrides the random one (an array of the output's
     shape for an activation, a number for a loss).  The (function, case) pairs where autograd
-    legitimately differs from the reference (``KNOWN_AUTOGRAD_DIFFERENCES``) are skipped and
-    listed in ``details["skipped"]``.
+    legitimately differs from the reference (``KNOWN_AUTOGRAD_DIFFERENCES``: ReLU and |x| at a
+    NaN input, where the gradient is undefined) accept either value at the NaN positions, for
+    autograd and a hand-written backward alike, and are listed in
+    ``details["known_differences"]``.
     """
     return _function_run(fn, reference, forward=False, backward=True, user_backward=backward,
                          inputs=inputs, targets=targets, dtype=dtype, device=device,

@@ -21,6 +21,7 @@ from ._common import (
     _describe,
     _f64,
     _frame_of,
+    _is_tensor,
     _plain,
     _Run,
 )
@@ -111,18 +112,44 @@ def check_optimizer_step(step: Callable[[Any, Any], Any], name: str, params: Map
                         "steps": len(g64)})
     for i, g in enumerate(g64):
         opt.update(ref, g)
-        out = step(work, {k: frame.to(v) for k, v in g.items()})
-        work = _new_params(out, work, "step")
+        try:
+            out = step(work, {k: frame.to(v) for k, v in g.items()})
+            work = _new_params(out, work, "step")
+        except Exception as exc:  # noqa: BLE001 - the user's step failing is a verdict
+            run.problem(f"step {i + 1}", f"step raised {type(exc).__name__}: {exc}")
+            break
         missing = [k for k in params if k not in work]
         if missing:
             run.problem(f"step {i + 1}", f"the returned parameters lack {missing}")
             break
+        broken = False
         for k in params:
-            value = work[k]
-            tclass = tclass_given or _class_of(value, frame)
-            run.observe(tclass, "update", f"change in {k}", _f64(value, k) - p0[k],
-                        ref[k] - p0[k], step=i + 1)
+            value = _user_array(run, work[k], p0[k].shape, f"step {i + 1}, change in {k}", k)
+            if value is None:
+                broken = True
+                continue
+            tclass = tclass_given or _class_of(work[k], frame)
+            run.observe(tclass, "update", f"change in {k}", value - p0[k], ref[k] - p0[k],
+                        step=i + 1)
+        if broken:
+            break
     return run.result()
+
+
+def _user_array(run: _Run, value: object, shape: tuple[int, ...], case: str,
+                what: str) -> np.ndarray | None:
+    """``value`` as float64, or None after recording why it cannot be compared (a verdict)."""
+    try:
+        arr = _f64(value, what)
+    except (TypeError, ValueError) as exc:
+        run.problem(case, f"{what} is {_describe(value)}, not an array of numbers ({exc})")
+        return None
+    if arr.shape != shape:
+        hint = " (transposed?)" if arr.shape == tuple(reversed(shape)) and arr.ndim == 2 else ""
+        run.problem(case, f"{what} has shape {arr.shape}, expected {shape}{hint}; nothing is "
+                          f"broadcast")
+        return None
+    return arr
 
 
 def _reference_step(p0: dict[str, np.ndarray], x: np.ndarray, t: np.ndarray, lr: float,
@@ -149,7 +176,8 @@ def check_training_step(step: Callable[..., Any], params: Mapping[str, Any], x: 
                         t: object, *, lr: float = 0.1, loss_at: str = "before",
                         activation: str = "sigmoid", loss: str = "softmax_cross_entropy",
                         weight_decay_lambda: float = 0.0,
-                        tolerance_class: str | None = None) -> CheckResult:
+                        tolerance_class: str | None = None,
+                        delta: float | None = None) -> CheckResult:
     """Check one SGD step of your TwoLayerNet against the reference from the same point.
 
     ``params`` holds W1 (I, H), b1 (H,), W2 (H, K), b2 (K,) as NumPy arrays or torch tensors;
@@ -166,7 +194,14 @@ def check_training_step(step: Callable[..., Any], params: Mapping[str, Any], x: 
     and the loss (``"replay_loss"``) - by default the loss at the parameters *before* the
     update, which is what a forward-backward step returns; ``loss_at="after"`` compares the loss
     after the update, which the book's training loop records.  A failing loss that matches
-    another convention says so in the message.  Class: from the parameters' dtype and device
+    another convention says so in the message.  ``delta``: the δ inside the log of your loss,
+    1e-7 (the book's, the same as ``loss="cross_entropy_error"``) or 0 (exact); the gradients
+    are compared with the book's backprop ``(y - t)/N`` in both, and the verdict's name says
+    which convention was judged.
+
+    Your step failing is a verdict, not an exception: raising, returning a parameter of the
+    wrong shape (W1 transposed) or type, or writing into ``x`` or ``t`` (which it receives as
+    copies) fail the check with the case named.  Class: from the parameters' dtype and device
     (``"tf32"`` for float32 on CUDA with TF32 matmuls on).
     """
     _check_callable(step, "step", "a callable step(params, x, t)")
@@ -179,6 +214,16 @@ def check_training_step(step: Callable[..., Any], params: Mapping[str, Any], x: 
         raise ValueError(f"lr: expected a finite number > 0, got {lr!r}")
     _check_choice(loss_at, "loss_at", LOSS_AT)
     tclass_given = _check_tclass(tolerance_class)
+    convention = None
+    if delta is not None:
+        from reference_numpy.functions import CEE_DELTA
+
+        if delta not in (0, CEE_DELTA) or isinstance(delta, bool):
+            raise ValueError(f"delta: expected 0 or {CEE_DELTA:g} (the conventions the "
+                             f"reference network has), got {delta!r}")
+        loss = "cross_entropy_error" if delta else "softmax_cross_entropy"
+        convention = (f"delta = {CEE_DELTA:g} inside the log" if delta
+                      else "no delta inside the log (exact)")
     frame = _frame_of([params[k] for k in PARAM_NAMES], "params")
     p0 = {k: _f64(params[k], f"params[{k!r}]") for k in PARAM_NAMES}
     for k, nd in (("W1", 2), ("b1", 1), ("W2", 2), ("b2", 1)):
@@ -193,45 +238,79 @@ def check_training_step(step: Callable[..., Any], params: Mapping[str, Any], x: 
     with np.errstate(all="ignore"):
         r_grads, r_update, r_losses = _reference_step(p0, x64, t64, float(lr), net_kw)
     work = {k: frame.clone(v) for k, v in params.items()}
-    out = step(work, x, t)
-    u_loss = u_grads = None
-    if isinstance(out, tuple) and len(out) == 3:
-        u_loss, u_grads, new = out
-        new = _new_params(new, work, "step (third element)")
-    elif isinstance(out, tuple):
-        raise TypeError(f"step: expected new params, None or (loss, grads, new params), got a "
-                        f"tuple of {len(out)}")
-    else:
-        new = _new_params(out, work, "step")
-    run = _Run("TwoLayerNet SGD step", "training", engine=frame.engine)
+    title = "TwoLayerNet SGD step" + (f", {convention}" if convention else "")
+    run = _Run(title, "training", engine=frame.engine)
     run.details.update({"lr": float(lr), "batch": int(x64.shape[0]), "loss_at": loss_at})
+    if convention:
+        run.details["convention"] = convention
+    # Copies: the user's own x and t are never handed out, and a step writing into them is
+    # seen (and named) instead of corrupting the comparison.
+    x_in, t_in = _copy_like(x), _copy_like(t)
+    try:
+        out = step(work, x_in, t_in)
+        u_loss = u_grads = None
+        if isinstance(out, tuple) and len(out) == 3:
+            u_loss, u_grads, new = out
+            new = _new_params(new, work, "step (third element)")
+        elif isinstance(out, tuple):
+            raise TypeError(f"step: expected new params, None or (loss, grads, new params), "
+                            f"got a tuple of {len(out)}")
+        else:
+            new = _new_params(out, work, "step")
+        if u_grads is not None and not isinstance(u_grads, Mapping):
+            raise TypeError(f"step: the grads it returned are not a dict, got "
+                            f"{_describe(u_grads)}")
+    except Exception as exc:  # noqa: BLE001 - the user's step failing is a verdict
+        run.problem("step", f"step(params, x, t) raised {type(exc).__name__}: {exc}")
+        return run.result()
+    for arg, given, copy in (("x", x64, x_in), ("t", t_arr, t_in)):
+        now = _plain(copy, arg)
+        if now.shape != np.shape(given) or not np.array_equal(now, given, equal_nan=True):
+            run.problem(f"input {arg}", f"step wrote into {arg} (it must not change its "
+                                        f"inputs; the reference does not)")
 
     def tclass_of(value: object) -> str:
         return tclass_given or _class_of(value, frame, matmul=True)
 
     if u_grads is not None:
-        if not isinstance(u_grads, Mapping):
-            raise TypeError(f"step: the grads it returned are not a dict, got "
-                            f"{_describe(u_grads)}")
         for k in PARAM_NAMES:
             if k not in u_grads:
                 run.problem(f"grad {k}", "missing from the returned gradients")
                 continue
-            run.observe(tclass_of(u_grads[k]), "replay_grad", f"grad {k}",
-                        _f64(u_grads[k], f"grads[{k!r}]"), r_grads[k])
+            got = _user_array(run, u_grads[k], p0[k].shape, f"grad {k}", f"grads[{k!r}]")
+            if got is not None:
+                run.observe(tclass_of(u_grads[k]), "replay_grad", f"grad {k}", got, r_grads[k])
     for k in PARAM_NAMES:
         if k not in new:
             run.problem(f"update {k}", "missing from the returned parameters")
             continue
-        run.observe(tclass_of(new[k]), "replay_update", f"update {k}",
-                    _f64(new[k], f"new params[{k!r}]") - p0[k], r_update[k])
+        got = _user_array(run, new[k], p0[k].shape, f"update {k}", f"new params[{k!r}]")
+        if got is not None:
+            run.observe(tclass_of(new[k]), "replay_update", f"update {k}", got - p0[k],
+                        r_update[k])
     if u_loss is not None:
-        tclass = tclass_of(u_loss)
-        got = np.atleast_1d(_f64(u_loss, "loss")).reshape(-1)
+        try:
+            tclass = tclass_of(u_loss)
+            got = np.atleast_1d(_f64(u_loss, "loss")).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            run.problem("loss", f"the loss is {_describe(u_loss)}, not a number ({exc})")
+            return run.result()
+        if got.size != 1:
+            run.problem("loss", f"the loss has {got.size} values, expected one number")
+            return run.result()
         run.observe(tclass, "replay_loss", f"loss {loss_at} the update", got,
                     np.atleast_1d(r_losses[loss_at]))
         run.hints += _loss_hints(got, r_losses, loss_at, tclass)
     return run.result()
+
+
+def _copy_like(v: object) -> object:
+    """A copy of an array or tensor in its own type; other values as they are."""
+    if _is_tensor(v):
+        return v.detach().clone()
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    return v
 
 
 def _loss_hints(got: np.ndarray, losses: dict[str, float], loss_at: str,
@@ -256,7 +335,14 @@ def _loss_hints(got: np.ndarray, losses: dict[str, float], loss_at: str,
             advice.append(f"loss_at={when!r}")
         if other:
             advice.append(f"loss={other!r}")
-        return [f"hint: your loss matches the reference loss {when} the update"
-                + (f" with loss={other!r}" if other else "")
-                + f"; pass {' and '.join(advice)} if that is your convention"]
+        if other == "cross_entropy_error":
+            advice[-1] = "delta=1e-7"
+            named = " with delta = 1e-07 inside the log"
+        elif other:
+            advice[-1] = "delta=0"
+            named = " with no delta inside the log (exact)"
+        else:
+            named = ""
+        return [f"hint: your loss equals the reference loss {when} the update{named}; pass "
+                f"{' and '.join(advice)} if that is your convention"]
     return []
