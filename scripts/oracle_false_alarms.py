@@ -136,24 +136,32 @@ def cases(seed: int, count: int, dtype: type):
     cases.redrawn = redrawn  # type: ignore[attr-defined]
 
 
-def false_alarms(seed: int, count: int, dtype: type) -> tuple[int, list]:
+def false_alarms(seed: int, count: int, dtype: type, *, declare_smooth: bool = False
+                 ) -> tuple[int, list]:
+    """Correct cases failing: with the defaults, or with kinks=False for the smooth nets."""
     alarms = []
     for j, (net, x, t, delta, desc) in enumerate(cases(seed, count, dtype)):
         p = net.params
+        kinks = not declare_smooth or net.arch == "relu"
         res = check_gradient(lambda q, net=net, x=x, t=t, d=delta: net.loss(q, x, t, d), p,
-                             lambda q, net=net, x=x, t=t: net.gradient(q, x, t), delta=delta)
+                             lambda q, net=net, x=x, t=t: net.gradient(q, x, t), delta=delta,
+                             kinks=kinks)
         if not res.passed:
             alarms.append((j, desc, delta, res.message.splitlines()[:4]))
     return len(alarms), alarms
 
 
-def planted(seed: int, count: int, dtype: type, errors: list[float]) -> dict[str, np.ndarray]:
+def planted(seed: int, count: int, dtype: type, errors: list[float], *,
+            declare_smooth: bool = False) -> dict[str, np.ndarray]:
     """Fraction of cases where a gradient scaled by 1 + e fails, for each e (same bound), for
     the exact loss and for δ in the log (judged with delta=, whose allowance dominates)."""
-    caught = {"exact loss": np.zeros(len(errors)), "delta=1e-7": np.zeros(len(errors))}
-    seen = {"exact loss": 0, "delta=1e-7": 0}
+    keys = [f"{a}, {b}" for a in ("exact loss", "delta=1e-7") for b in ("smooth", "ReLU")]
+    caught = {k: np.zeros(len(errors)) for k in keys}
+    seen = dict.fromkeys(keys, 0)
     for net, x, t, delta, _ in cases(seed + 1, count, dtype):
-        key = "delta=1e-7" if delta else "exact loss"
+        key = ("delta=1e-7" if delta else "exact loss") + (
+            ", ReLU" if net.arch == "relu" else ", smooth")
+        kinks = not declare_smooth or net.arch == "relu"
         seen[key] += 1
         p = net.params
         g = net.gradient(p, x, t)
@@ -163,7 +171,7 @@ def planted(seed: int, count: int, dtype: type, errors: list[float]) -> dict[str
         parts = []
         for k, arr in p.items():
             d, bound = _central(lambda q, n=net, x=x, t=t, dl=delta: n.loss(q, x, t, dl), p, arr,
-                                h, f0, eps)
+                                h, f0, eps, kinks=kinks)
             a = g[k].astype(np.float64)
             bound.own = C_ROUND * eps * float(np.max(np.abs(a)))
             if delta:
@@ -186,29 +194,35 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     start = time.perf_counter()
-    total = 0
-    for dtype in (np.float64, np.float32):
-        n = args.cases // 2
-        count, alarms = false_alarms(args.seed, n, dtype)
-        total += count
-        print(f"{np.dtype(dtype).name}: {count} false alarms over {n} correct cases "
-              f"({cases.redrawn} δ draws outside y_t >= {MIN_PROB_FOR_DELTA:.3g} redrawn)",
-              flush=True)
-        for j, desc, delta, lines in alarms[:5]:
-            print(f"  case {j} {desc} delta={delta}:", *lines, sep="\n    ")
-    print(f"total: {total} false alarms over {2 * (args.cases // 2)} correct cases "
-          f"({time.perf_counter() - start:.0f} s)", flush=True)
     errors = [10.0 ** k for k in np.arange(-10, -0.5, 0.5)]
-    for dtype in (np.float64, np.float32):
-        for key, frac in planted(args.seed, args.planted, dtype, errors).items():
-            row = "  ".join(f"{e:.0e}:{f:.2f}" for e, f in zip(errors, frac, strict=True))
-            every = [e for e, f in zip(errors, frac, strict=True) if f == 1.0]
-            half = [e for e, f in zip(errors, frac, strict=True) if f >= 0.5]
-            most = [e for e, f in zip(errors, frac, strict=True) if f >= 0.9]
-            name = np.dtype(dtype).name
-            print(f"{name}, {key}: planted 1+e, fraction caught: {row}")
-            print(f"{name}, {key}: smallest e caught in every case {_e(every)}, in 90% "
-                  f"{_e(most)}, in half {_e(half)}", flush=True)
+    for declare_smooth in (False, True):
+        how = ("kinks=False for the smooth nets (declared)" if declare_smooth
+               else "defaults (kinks=True)")
+        print(f"== {how}", flush=True)
+        total = 0
+        for dtype in (np.float64, np.float32):
+            n = args.cases // 2
+            count, alarms = false_alarms(args.seed, n, dtype, declare_smooth=declare_smooth)
+            total += count
+            print(f"{np.dtype(dtype).name}: {count} false alarms over {n} correct cases "
+                  f"({cases.redrawn} δ draws outside y_t >= {MIN_PROB_FOR_DELTA:.3g} redrawn)",
+                  flush=True)
+            for j, desc, delta, lines in alarms[:5]:
+                print(f"  case {j} {desc} delta={delta}:", *lines, sep="\n    ")
+        print(f"total: {total} false alarms over {2 * (args.cases // 2)} correct cases "
+              f"({time.perf_counter() - start:.0f} s)", flush=True)
+        for dtype in (np.float64, np.float32):
+            found = planted(args.seed, args.planted, dtype, errors,
+                            declare_smooth=declare_smooth)
+            for key, frac in found.items():
+                row = "  ".join(f"{e:.0e}:{f:.2f}" for e, f in zip(errors, frac, strict=True))
+                every = [e for e, f in zip(errors, frac, strict=True) if f == 1.0]
+                half = [e for e, f in zip(errors, frac, strict=True) if f >= 0.5]
+                most = [e for e, f in zip(errors, frac, strict=True) if f >= 0.9]
+                name = np.dtype(dtype).name
+                print(f"{name}, {key}: planted 1+e, fraction caught: {row}")
+                print(f"{name}, {key}: smallest e caught in every case {_e(every)}, in 90% "
+                      f"{_e(most)}, in half {_e(half)}", flush=True)
 
 
 if __name__ == "__main__":
