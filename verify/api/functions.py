@@ -206,13 +206,15 @@ def _detect(probe: Callable[[_Frame], Any], framework: str, dtype: str | None,
         frame = _numpy_frame(dtype) if framework == "numpy" else _torch_frame(dtype, device)
         try:
             return frame, probe(frame)
+        except _Mutated as exc:
+            return frame, _FirstFailed(f"{arg} {exc}", raised=False)
         except Exception as exc:  # noqa: BLE001 - the user's code failing is a verdict
             return frame, _FirstFailed(f"{arg} raised {type(exc).__name__}: {exc}")
     frame = _numpy_frame(dtype)
     try:
         return frame, probe(frame)
     except _Mutated as exc:
-        return frame, _FirstFailed(f"{arg} {exc}")
+        return frame, _FirstFailed(f"{arg} {exc}", raised=False)
     except Exception as np_exc:  # noqa: BLE001 - any failure means "not a NumPy function"
         np_msg = f"{type(np_exc).__name__}: {np_exc}"
         try:
@@ -223,7 +225,7 @@ def _detect(probe: Callable[[_Frame], Any], framework: str, dtype: str | None,
         try:
             return frame, probe(frame)
         except _Mutated as exc:
-            return frame, _FirstFailed(f"{arg} {exc}")
+            return frame, _FirstFailed(f"{arg} {exc}", raised=False)
         except Exception as torch_exc:  # noqa: BLE001
             return _numpy_frame(dtype), _FirstFailed(
                 f"{arg} could not be run with NumPy arrays ({np_msg}) nor with torch tensors "
@@ -236,6 +238,7 @@ class _FirstFailed:
     """The user's code failed on the first case in every framework tried: the verdict's text."""
 
     message: str
+    raised: bool = True
 
 
 def _incoming(incoming_grad: object, case: _Case, out_shape: tuple[int, ...], is_loss: bool,
@@ -347,8 +350,8 @@ def _function_run(fn: Callable[..., Any] | None, reference: str, *, forward: boo
 
     for i, case in enumerate(cases):
         if i == 0 and isinstance(first, _FirstFailed):
-            run.problem(case.name, first.message + " (the reference returns a value for this "
-                                                   "input)")
+            run.problem(case.name, first.message + (
+                " (the reference returns a value for this input)" if first.raised else ""))
             continue
         try:
             rows = first if i == 0 else evaluate(frame, i)
