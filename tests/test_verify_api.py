@@ -589,6 +589,8 @@ def test_user_failures_in_check_gradient_are_verdicts() -> None:
     assert not wrong_shape.passed and "has shape (3, 1), x has shape (3,)" in wrong_shape.message
     nan = api.check_gradient(lambda z: float(z.sum()), x, np.array([1.0, np.nan, 1.0]))
     assert not nan.passed and "NaN/Inf positions differ" in nan.message
+    vector = api.check_gradient(lambda z: z * 2, x, np.ones(3))  # a loss must be one number
+    assert not vector.passed and "f: expected a scalar loss, got shape (3,)" in vector.message
     bad_grad = api.check_gradient(lambda z: float(z.sum()), x, lambda z: 1 / 0)
     assert not bad_grad.passed and "grad(x) raised ZeroDivisionError" in bad_grad.message
 

@@ -198,13 +198,13 @@ def check_gradient(f: Callable[[Any], Any], x: object, grad: object, *, h: float
     name = "gradient vs central differences"
     details: dict[str, Any] = {"delta": delta, "kinks": bool(kinks)}
     try:
-        f0, f_dtype = _loss_value(f(point))
-    except (TypeError, ValueError) as exc:
-        if str(exc).startswith("f:"):
-            raise
-        return _failed(f"{name} (user)", "f at x", f"f(x) raised {_quote(exc)}", details, start)
+        value = f(point)
     except Exception as exc:  # noqa: BLE001 - the user's f failing is a verdict
         return _failed(f"{name} (user)", "f at x", f"f(x) raised {_quote(exc)}", details, start)
+    try:
+        f0, f_dtype = _loss_value(value)
+    except (TypeError, ValueError) as exc:  # a loss that is not one number: a verdict too
+        return _failed(f"{name} (user)", "f at x", str(exc), details, start)
     x_dtypes = [a.dtype.name for a in work.values()]
     eps, coarse = _eps(f_dtype, *x_dtypes)
     h = DEFAULT_H[coarse] if h is None else h
@@ -291,9 +291,7 @@ def _central(f: Callable[[Any], Any], point: object, arr: np.ndarray, h: float, 
                 arr[idx] = saved + s
                 steps.append(float(arr[idx]) - v)
                 vals.append(_loss_value(f(point))[0])
-        except Exception as exc:  # noqa: BLE001
-            if isinstance(exc, (TypeError, ValueError)) and str(exc).startswith("f:"):
-                raise
+        except Exception as exc:  # noqa: BLE001 - raising, or a loss that is not one number
             where = f"[{', '.join(map(str, idx))}] + {steps[-1] if steps else 0:g}"
             raise _UserRaised(_quote(exc), where) from None
         finally:
