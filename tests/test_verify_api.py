@@ -715,3 +715,18 @@ def test_the_oracle_never_changes_the_users_arrays() -> None:
     api.check_optimizer_step(ok.sgd, "sgd", params, grads, lr=0.01)
     now = [a.tobytes() for a in (*params.values(), x, t, y, labels)]
     assert now == saved
+
+
+def test_known_autograd_differences_are_judged_elsewhere_and_named() -> None:
+    """At a NaN input both 0 and the passed-through gradient are accepted, for autograd and a
+    hand-written backward; every other element of the case is still judged."""
+    auto = api.check_backward(torch.relu, "relu")
+    assert auto.passed and "NaN/Inf" in auto.details["known_differences"], auto.message
+
+    def wrong_elsewhere(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+        out = g * (x > 0)
+        out[np.isinf(x)] = 7.0  # wrong at ±Inf, which is not exempt
+        return out
+
+    res = api.check_backward(None, "relu", backward=wrong_elsewhere)
+    assert not res.passed and res.where.startswith("NaN/Inf")
