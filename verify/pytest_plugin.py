@@ -1,8 +1,12 @@
 """pytest plugin ``nnparity``: check your own code against the reference inside your test suite.
 
-Installed with the package (entry point ``nnparity = "verify.pytest_plugin"`` in the
-``pytest11`` group), or enabled by hand with ``-p verify.pytest_plugin`` /
-``pytest_plugins = ["verify.pytest_plugin"]``.  It provides:
+Installed with the package (entry point ``verify.pytest_plugin`` in the ``pytest11`` group),
+or enabled by hand with ``-p verify.pytest_plugin`` / ``pytest_plugins =
+["verify.pytest_plugin"]``.  The entry point carries the module's own name on purpose: pytest
+registers a ``-p`` plugin under its module name and skips an entry point whose name is already
+registered, so ``-p verify.pytest_plugin`` with the package installed is a no-op instead of
+"Plugin already registered under a different name" (exit 3).  Disable it with
+``-p no:verify.pytest_plugin``.  It provides:
 
 * fixture ``nnparity`` - a :class:`verify.api.Oracle`: ``check_function``, ``check_backward``,
   ``check_gradient``, ``check_optimizer_step``, ``check_training_step``, their ``assert_*``

@@ -1,0 +1,138 @@
+"""The correctness oracle for other people's code: check your implementation against the reference.
+
+Five checks, each returning a :class:`verify.report.CheckResult`, each with an ``assert_*`` twin
+that raises :class:`verify.compare.ParityError` carrying the same message:
+
+================================  ====================================================  =========
+check                             compares                                              kind
+================================  ====================================================  =========
+:func:`check_function`            your activation/loss vs ``reference_numpy`` float64   function
+:func:`check_backward`            your VJP (autograd or hand-written) vs the reference   function
+:func:`check_gradient`            your gradient vs float64 central differences          numerical
+:func:`check_optimizer_step`      your optimizer's parameter change vs the book's        update
+:func:`check_training_step`       one TwoLayerNet SGD step: grads, update, loss          replay_*
+================================  ====================================================  =========
+
+How a verdict is reached.  Every comparison is one :class:`verify.observe.Observation`, judged
+by :func:`verify.observe.judge`, exactly as ``python -m verify`` judges the reference engines:
+an element passes when ``|a - e| <= atol_scale * max|e| + atol_floor + rtol * |e|`` and the
+tensor passes when, in addition, its relative Frobenius error ``||a - e|| / ||e||`` is within
+the class's ``frob`` bound (that catches small systematic errors such as a gradient scaled by
+``1 + 1e-4``).  NaN and Inf must sit at the same places.  The numbers come from
+:func:`verify.tolerances.tolerance_for` - measured noise of the reference engines times a safety
+factor - for a *tolerance class* and a *kind*.
+
+The tolerance class is chosen from what your code returns, unless ``tolerance_class=`` says
+otherwise: a float64 result is judged as ``"float64"``, a float32 result on the CPU (NumPy or
+torch) as ``"float32-cpu"``, a float32 tensor on a GPU as ``"float32-cuda"`` (``"tf32"`` for the
+matmul-based training step when TF32 matmuls are enabled).  Integer or Python-float results take
+the class of the input dtype.  Inputs the oracle makes up are rounded to float32 first
+(:func:`verify.checks.context.r32`), so a float32 implementation and the float64 reference see
+identical numbers and differ only by their arithmetic.
+
+Which framework a function is written in (``framework="auto"``): it is called with NumPy arrays
+first; if that raises, it is called with torch tensors (``dtype`` default:
+``torch.get_default_dtype()``, ``device`` default ``"cpu"``).  A function that accepts both is
+checked as NumPy; pass ``framework="torch"`` to check its torch path.  For an optimizer or a
+training step the framework is that of the parameters you pass.  torch is imported only when a
+torch input is involved.
+
+Every argument is checked first; a bad one raises ``TypeError``/``ValueError`` naming it (an
+unknown reference or optimizer name lists the valid ones).
+"""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..compare import ParityError
+from ..engines import FUNCTIONS
+from ..report import CheckResult
+from ..tolerances import ToleranceSpec
+from ._common import FRAMEWORKS, TOLERANCE_CLASSES, _check_choice, _raise_on_failure, _spec
+from .functions import check_backward, check_function
+from .gradient import check_gradient
+from .steps import check_optimizer_step, check_training_step
+
+__all__ = [
+    "FRAMEWORKS",
+    "TOLERANCE_CLASSES",
+    "Oracle",
+    "check_function",
+    "check_backward",
+    "check_gradient",
+    "check_optimizer_step",
+    "check_training_step",
+    "assert_function",
+    "assert_backward",
+    "assert_gradient",
+    "assert_optimizer_step",
+    "assert_training_step",
+]
+
+
+# --------------------------------------------------------------------------- assert twins
+
+
+def assert_function(fn: Callable[..., Any], reference: str, **kwargs: Any) -> CheckResult:
+    """:func:`check_function`, raising :class:`ParityError` with its message on failure."""
+    __tracebackhide__ = True
+    return _raise_on_failure(check_function(fn, reference, **kwargs))
+
+
+def assert_backward(fn: Callable[..., Any] | None, reference: str, **kwargs: Any) -> CheckResult:
+    """:func:`check_backward`, raising :class:`ParityError` with its message on failure."""
+    __tracebackhide__ = True
+    return _raise_on_failure(check_backward(fn, reference, **kwargs))
+
+
+def assert_gradient(f: Callable[[Any], Any], x: object, grad: object, **kwargs: Any
+                    ) -> CheckResult:
+    """:func:`check_gradient`, raising :class:`ParityError` with its message on failure."""
+    __tracebackhide__ = True
+    return _raise_on_failure(check_gradient(f, x, grad, **kwargs))
+
+
+def assert_optimizer_step(step: Callable[[Any, Any], Any], name: str,
+                          params: Mapping[str, Any], grads: object, **kwargs: Any
+                          ) -> CheckResult:
+    """:func:`check_optimizer_step`, raising :class:`ParityError` with its message on failure."""
+    __tracebackhide__ = True
+    return _raise_on_failure(check_optimizer_step(step, name, params, grads, **kwargs))
+
+
+def assert_training_step(step: Callable[..., Any], params: Mapping[str, Any], x: object,
+                         t: object, **kwargs: Any) -> CheckResult:
+    """:func:`check_training_step`, raising :class:`ParityError` with its message on failure."""
+    __tracebackhide__ = True
+    return _raise_on_failure(check_training_step(step, params, x, t, **kwargs))
+
+
+# --------------------------------------------------------------------------- one object
+
+
+class Oracle:
+    """The whole API as methods (what the pytest fixture ``nnparity`` hands out)."""
+
+    ParityError = ParityError
+    FUNCTIONS = tuple(FUNCTIONS)
+
+    check_function = staticmethod(check_function)
+    check_backward = staticmethod(check_backward)
+    check_gradient = staticmethod(check_gradient)
+    check_optimizer_step = staticmethod(check_optimizer_step)
+    check_training_step = staticmethod(check_training_step)
+    assert_function = staticmethod(assert_function)
+    assert_backward = staticmethod(assert_backward)
+    assert_gradient = staticmethod(assert_gradient)
+    assert_optimizer_step = staticmethod(assert_optimizer_step)
+    assert_training_step = staticmethod(assert_training_step)
+
+    @staticmethod
+    def tolerance(tclass: str, kind: str) -> ToleranceSpec:
+        """The measured tolerance spec for a class and kind (``verify.tolerances``)."""
+        _check_choice(tclass, "tclass", TOLERANCE_CLASSES)
+        return _spec(tclass, kind)
+
+    def __repr__(self) -> str:
+        return "<nnparity oracle: check_*/assert_* for functions, backward, gradient, " \
+               "optimizer_step, training_step>"
