@@ -218,9 +218,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     import json
 
     from .calibrate import calibrate
+    from .engines import engines_for
 
-    out = calibrate(seeds=args.seeds or 20, iters=args.iters or 300, device=args.device,
-                    data_dir=args.data_dir, quick=args.quick)
+    # the checks' precision (TF32 off, or on when declared), so the bounds fit what they judge
+    with _guard(engines_for(args.device), args.allow_tf32):
+        out = calibrate(seeds=args.seeds or 20, iters=args.iters or 300, device=args.device,
+                        data_dir=args.data_dir, quick=args.quick, allow_tf32=args.allow_tf32)
     text = json.dumps(out, indent=1)
     print(text)
     if args.json:
