@@ -120,12 +120,10 @@ def environment() -> dict[str, Any]:
             "CUDA_VISIBLE_DEVICES", "NVIDIA_TF32_OVERRIDE", "CUBLAS_WORKSPACE_CONFIG",
             "NNPARITY_DEVICE", "NNPARITY_DATA_DIR", "PYTHONPATH", "OMP_NUM_THREADS")},
     }
-    try:
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
-                             capture_output=True, text=True, timeout=10, check=False)
-        env["commit"] = out.stdout.strip() or f"unknown ({out.stderr.strip()[:200]})"
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        env["commit"] = f"unknown ({type(exc).__name__})"
+    env["commit"] = _git("rev-parse", "HEAD")
+    staged = STAGED_DATA.parent / "staged.json"
+    if staged.is_file():  # the checkout that travelled may have no .git
+        env["staged"] = json.loads(staged.read_text())
     smi = shutil.which("nvidia-smi")
     if smi is None:
         env["nvidia_smi"] = "nvidia-smi not found on PATH"
@@ -265,6 +263,15 @@ def data_status(data_dir: Path) -> dict[str, Any]:
             "missing": [f for f, size in files.items() if size is None]}
 
 
+def _git(*args: str) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True,
+                             text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({type(exc).__name__})"
+    return out.stdout.strip() if out.returncode == 0 else f"unknown ({out.stderr.strip()[:200]})"
+
+
 def stage_data(source: str | None, dest: Path = STAGED_DATA) -> int:
     """Copy the four MNIST gz files into the ignored folder that travels with ``carry``."""
     src = Path(source) if source else (Path(os.environ["NNPARITY_DATA_DIR"])
@@ -281,6 +288,10 @@ def stage_data(source: str | None, dest: Path = STAGED_DATA) -> int:
     dest.mkdir(parents=True, exist_ok=True)
     for f in MNIST_FILES:
         atomic_write(dest / f, (src / f).read_bytes())
+    write_json(dest.parent / "staged.json", {
+        "time_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "source": str(src),
+        "commit": _git("rev-parse", "HEAD"),
+        "uncommitted_files": len(_git("status", "--porcelain").splitlines())})
     total = sum(st["files"].values())
     print(f"staged {len(MNIST_FILES)} files ({total / 2**20:.1f} MiB) from {src} into "
           f"{dest}/; carry it: run(command=\"scripts/gpu_check.sh\", "
@@ -465,7 +476,6 @@ class Step:
     inline: Callable[[Run], StepResult] | None = None
     outputs: Callable[[Run], list[str]] = lambda run: []
     judge: Callable[[Run, StepResult], None] | None = None
-    extra_env: Callable[[Run], dict[str, str]] | None = None
 
 
 @dataclass
@@ -498,7 +508,7 @@ class Run:
         return time.perf_counter() - self.started
 
 
-def _env_for(run: Run, step: Step) -> dict[str, str]:
+def _env_for(run: Run) -> dict[str, str]:
     env = dict(os.environ)
     root = str(REPO_ROOT)
     # the project from this checkout, not an install (the device machine installs nothing)
@@ -511,21 +521,22 @@ def _env_for(run: Run, step: Step) -> dict[str, str]:
     # calibration); a machine-wide override would silently turn the tf32 step into float32
     env.pop("NVIDIA_TF32_OVERRIDE", None)
     env["PYTHONUNBUFFERED"] = "1"
-    if step.extra_env is not None:
-        env.update(step.extra_env(run))
     return env
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """End the step's process group (its id is the step's pid): TERM, then KILL for what is
+    left, children included."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def _run_command(run: Run, step: Step, timeout: float) -> StepResult:
@@ -539,8 +550,13 @@ def _run_command(run: Run, step: Step, timeout: float) -> StepResult:
         f.write(("$ " + " ".join(cmd) + f"\n(timeout {timeout:.0f} s)\n\n").encode())
         f.flush()
         # own process group: a timeout ends the step's children (pytest, torch workers) too
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=f, stderr=subprocess.STDOUT,
-                                env=_env_for(run, step), start_new_session=True)
+        try:
+            proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=f, stderr=subprocess.STDOUT,
+                                    env=_env_for(run), start_new_session=True)
+        except OSError as exc:
+            res.status, res.reason = "failed", f"could not start: {type(exc).__name__}: {exc}"
+            res.seconds = round(time.perf_counter() - t0, 2)
+            return res
         try:
             res.rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -572,6 +588,9 @@ def run_step(run: Run, step: Step, later_floor: float) -> StepResult:
         return _skip(step.name, f"total budget: {left:.0f} s left of {run.budget:.0f} s, this "
                      f"step needs at least {step.floor:.0f} s and the later ones "
                      f"{later_floor:.0f} s", True)
+    for o in step.outputs(run):  # a rerun into the same folder must not judge old files
+        if (run.out / o).is_file():
+            (run.out / o).unlink()
     if step.inline is not None:
         t0 = time.perf_counter()
         res = step.inline(run)
@@ -597,16 +616,10 @@ def run_step(run: Run, step: Step, later_floor: float) -> StepResult:
 # --------------------------------------------------------------------- step definitions
 
 
-def _environment_inline(run: Run) -> StepResult:
-    # a subprocess of this file, so a hung CUDA initialisation cannot stall the driver
-    step = Step("environment", "", 60, 5, needs=(), command=lambda r: r.me("_env", str(
-        r.out / "environment.json")))
-    res = _run_command(run, step, 60)
-    if (run.out / "environment.json").exists():
-        env = json.loads((run.out / "environment.json").read_text())
-        res.details = {k: env.get(k) for k in ("python", "numpy", "torch", "torch_cuda", "cudnn",
-                                              "cuda_available", "gpus", "nvidia_smi", "commit")}
-    return res
+def _environment_judge(run: Run, res: StepResult) -> None:
+    env = json.loads((run.out / "environment.json").read_text())
+    res.details = {k: env.get(k) for k in ("python", "numpy", "torch", "torch_cuda", "cudnn",
+                                          "cuda_available", "gpus", "nvidia_smi", "commit")}
 
 
 def _packages_judge(run: Run, res: StepResult) -> None:
@@ -672,8 +685,12 @@ def _cuda_tests_judge(run: Run, res: StepResult) -> None:
               for k in ("tests", "failures", "errors", "skipped")}
     counts["passed"] = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
     res.details = counts
+    tally = ", ".join(f"{counts[k]} {k}" for k in ("passed", "failures", "errors", "skipped"))
     if res.rc == 5:
         res.status, res.reason = "failed", "no CUDA-marked test was collected"
+    elif res.status == "failed":
+        res.reason += f" ({tally}; errors are often collection errors: a test file's import "
+        res.reason += "failed, see the log and the packages step)" if counts["errors"] else ")"
     elif run.dry_run and res.status == "ok":
         res.reason = (f"{counts['skipped']} of {counts['tests']} skipped on the CPU (they need "
                       "CUDA); collection and selection exercised")
@@ -808,8 +825,10 @@ def _bench_judge(run: Run, res: StepResult) -> None:
 
 
 STEPS: list[Step] = [
+    # a subprocess like the others, so a hung CUDA initialisation cannot stall the driver
     Step("environment", "GPU, driver, torch, CUDA, cuDNN, numpy, python", 60, 5, needs=(),
-         inline=_environment_inline, outputs=lambda r: ["environment.json"]),
+         command=lambda r: r.me("_env", str(r.out / "environment.json")),
+         outputs=lambda r: ["environment.json"], judge=_environment_judge),
     Step("packages", "required packages, CUDA, the project's modules", 60, 5, needs=(),
          command=lambda r: r.me("_packages", "--json", str(r.out / "packages.json"),
                                 *([] if r.dry_run else ["--need-cuda"])),
@@ -876,6 +895,12 @@ def main_run(run: Run, selected: Sequence[str]) -> int:
             if tail:
                 print("    | " + tail.replace("\n", "\n    | "), flush=True)
     write_summary(run, finished=True)
+    # the figures on stdout too: the device tool returns its tail even if no file comes back
+    print("figures:", flush=True)
+    for r in run.results:
+        if r.details:
+            text = json.dumps(r.details, default=str)
+            print(f"  {r.name}: {text[:2500]}{' ...' if len(text) > 2500 else ''}", flush=True)
     failed = [r.name for r in run.results if r.counts_as_failure]
     print(f"gpu_check: {len(run.results)} steps in {run.elapsed():.1f} s; "
           + (f"FAILED: {', '.join(failed)}" if failed else "all passed")
