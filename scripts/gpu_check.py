@@ -257,13 +257,31 @@ def format_packages(res: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------ 3. data
 
 
+#: examples in the full MNIST's files (the bundled subset has 6,000 and 1,000)
+FULL_COUNTS = {"train-images-idx3-ubyte.gz": 60_000, "t10k-images-idx3-ubyte.gz": 10_000}
+
+
+def _idx_count(path: Path) -> int | None:
+    """The leading dimension in an IDX file's header (big-endian uint32 after the magic)."""
+    import gzip
+
+    try:
+        with gzip.open(path, "rb") as f:
+            head = f.read(8)
+    except (OSError, EOFError):
+        return None
+    return int.from_bytes(head[4:8], "big") if len(head) == 8 else None
+
+
 def data_status(data_dir: Path) -> dict[str, Any]:
     files = {}
     for f in MNIST_FILES:
         p = data_dir / f
         files[f] = p.stat().st_size if p.is_file() else None
-    return {"dir": str(data_dir), "files": files,
-            "missing": [f for f, size in files.items() if size is None]}
+    missing = [f for f, size in files.items() if size is None]
+    counts = {f: _idx_count(data_dir / f) for f in FULL_COUNTS if f not in missing}
+    return {"dir": str(data_dir), "files": files, "missing": missing, "counts": counts,
+            "full": not missing and all(counts[f] == n for f, n in FULL_COUNTS.items())}
 
 
 def _git(*args: str) -> str:
@@ -287,6 +305,10 @@ def stage_data(source: str | None, dest: Path = STAGED_DATA) -> int:
     if st["missing"]:
         print(f"gpu_check: error: --stage-data: expected {', '.join(MNIST_FILES)} in {src}, "
               f"missing {', '.join(st['missing'])}", file=sys.stderr)
+        return 2
+    if not st["full"]:
+        print(f"gpu_check: error: --stage-data: expected the full MNIST ({FULL_COUNTS}) in "
+              f"{src}, got {st['counts']} examples", file=sys.stderr)
         return 2
     dest.mkdir(parents=True, exist_ok=True)
     for f in MNIST_FILES:
@@ -653,6 +675,11 @@ def _data_inline(run: Run) -> StepResult:
             res.status, res.reason = "failed", msg
     else:
         st["used"] = str(run.data_dir)
+        if not st["full"] and not run.dry_run:
+            res.status, res.reason = "failed", (
+                f"{run.data_dir} holds {st['counts']} examples, not the full MNIST's "
+                f"{FULL_COUNTS}: the GPU figures would be for another run (stage the full set "
+                "with --stage-data)")
     write_json(run.out / "data.json", st)
     return res
 
@@ -828,6 +855,12 @@ def _bench_judge(run: Run, res: StepResult) -> None:
                                             f"({b['config'].get('gpu_skipped')})")
 
 
+#: (timeout, floor) per step.  No GPU has run these yet, so the timeouts are estimates from the
+#: CPU: the full ``python -m verify`` took 86 s for both dtypes on 2 cores, the bench's element
+#: loop gradient 20 s, a CPU training run 5-15 s.  Together they exceed the budget on purpose: a
+#: step gets min(its timeout, what is left less the floors of the steps after it), so a slow
+#: early step shortens the calibration (which runs seeds for as long as it has) before it
+#: starves the bench (floor 90 s: the element loop plus 4 GPU rows x 5 repeats).
 STEPS: list[Step] = [
     # a subprocess like the others, so a hung CUDA initialisation cannot stall the driver
     Step("environment", "GPU, driver, torch, CUDA, cuDNN, numpy, python", 60, 5, needs=(),
@@ -848,16 +881,16 @@ STEPS: list[Step] = [
     Step("verify_float64", "python -m verify --device cuda --dtype float64", 120, 30,
          needs_cuda=True, command=_verify_cmd("float64"),
          outputs=lambda r: ["verify_float64.json"], judge=_verify_judge("float64")),
-    Step("calibrate_float32_cuda", "calibration, float32 on CUDA with TF32 off", 60, 20,
+    Step("calibrate_float32_cuda", "calibration, float32 on CUDA with TF32 off", 100, 30,
          needs_cuda=True, command=_calib_cmd("float32_cuda", False),
          outputs=lambda r: ["calibrate_float32_cuda.json"], judge=_calib_judge("float32_cuda")),
-    Step("calibrate_tf32", "calibration, float32 on CUDA with TF32 on", 45, 20,
+    Step("calibrate_tf32", "calibration, float32 on CUDA with TF32 on", 70, 30,
          needs_cuda=True, command=_calib_cmd("tf32", True),
          outputs=lambda r: ["calibrate_tf32.json"], judge=_calib_judge("tf32")),
     Step("calibration_table", "the measurements beside the current bounds", 30, 5,
          command=_table_cmd, outputs=lambda r: ["calibration_table.md", "calibration_table.json"],
          judge=_table_judge),
-    Step("bench_gpu", "bench: eager vs CUDA graph, numerical gradient on the GPU", 150, 40,
+    Step("bench_gpu", "bench: eager vs CUDA graph, numerical gradient on the GPU", 150, 90,
          needs_cuda=True, command=_bench_cmd, outputs=lambda r: ["bench.json"],
          judge=_bench_judge),
 ]

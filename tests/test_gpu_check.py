@@ -211,19 +211,34 @@ def test_merge_calibrations_takes_maxima_over_seed_runs() -> None:
     assert a["max_errors"]["float32-cuda/loss"]["scaled_abs"] == 1e-7, "inputs not mutated"
 
 
+def _idx_gz(count: int) -> bytes:
+    """A gzip'd IDX header claiming ``count`` examples (the data step reads only that)."""
+    import gzip
+
+    return gzip.compress(b"\x00\x00\x08\x03" + count.to_bytes(4, "big"), mtime=0)
+
+
 def test_stage_data_copies_all_four_or_nothing(tmp_path: Path,
                                                capsys: pytest.CaptureFixture) -> None:
     src, dest = tmp_path / "src", tmp_path / "dest"
     src.mkdir()
-    for i, f in enumerate(FILES[:3]):
-        (src / f).write_bytes(bytes([i]) * 10)
+    counts = dict(zip(FILES, (60_000, 60_000, 10_000, 10_000), strict=True))
+    for f in FILES[:3]:
+        (src / f).write_bytes(_idx_gz(counts[f]))
     assert gc.stage_data(str(src), dest) == 2
     assert "missing t10k-labels-idx1-ubyte.gz" in capsys.readouterr().err
     assert not dest.exists(), "nothing written when a file is missing"
-    (src / FILES[3]).write_bytes(b"labels")
+    (src / FILES[3]).write_bytes(_idx_gz(1_000))
+    (src / FILES[2]).write_bytes(_idx_gz(1_000))  # the subset's test count
+    assert gc.stage_data(str(src), dest) == 2
+    assert "expected the full MNIST" in capsys.readouterr().err
+    assert not dest.exists(), "nothing written for a subset"
+    (src / FILES[2]).write_bytes(_idx_gz(10_000))
     assert gc.stage_data(str(src), dest) == 0
     assert sorted(p.name for p in dest.iterdir()) == sorted(FILES)
-    assert (dest / FILES[3]).read_bytes() == b"labels"
+    assert (dest / FILES[2]).read_bytes() == _idx_gz(10_000)
+    staged = json.loads((tmp_path / "staged.json").read_text())
+    assert staged["source"] == str(src) and "commit" in staged
 
 
 def test_usage_errors(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
@@ -280,3 +295,57 @@ def test_budget_skips_a_step_that_cannot_fit(tmp_path: Path) -> None:
     res = gc.run_step(run, step, later_floor=0.0)
     assert res.status == "skipped" and res.counts_as_failure
     assert "total budget" in res.reason and not (tmp_path / "logs").exists()
+
+
+def test_gpu_commands_parse_with_the_real_options(tmp_path: Path) -> None:
+    """The commands the CUDA run would start: the sizes are the real ones, and verify's and
+    bench's own parsers accept every option (a typo would otherwise first show on the GPU)."""
+    from verify import bench
+    from verify.cli import build_parser
+
+    run = gc.Run(out=tmp_path, data_dir=SUBSET_DIR, dry_run=False, budget=480.0,
+                 bench_repeats=None, calib_max_seeds=20, calib_iters=300)
+    run.timeout_now = 100.0
+    cmds = {s.name: s.command(run) for s in gc.STEPS if s.command is not None}
+    for dtype in ("float32", "float64"):
+        v = cmds[f"verify_{dtype}"]
+        assert v[1:3] == ["-m", "verify"] and "--quick" not in v and "--allow-tf32" not in v
+        args = build_parser().parse_args(v[3:])
+        assert (args.device, args.dtype, args.iters, args.quick) == ("cuda", dtype, None, False)
+    b = cmds["bench_gpu"]
+    assert b[1:4] == ["-m", "verify", "bench"]
+    bargs = bench.build_parser().parse_args(b[4:])
+    cfg = bench.Config.from_args(bargs)
+    assert cfg.gpu_only and cfg.mode == "full" and cfg.device == "cuda"
+    assert cfg.sizes.iters == 10_000 and cfg.sizes.grad_batch == 100
+    assert cfg.sizes.grad_hidden == 50
+    c32, ctf = cmds["calibrate_float32_cuda"], cmds["calibrate_tf32"]
+    assert "--tf32" not in c32 and "--tf32" in ctf and "--groups" not in c32
+    for c in (c32, ctf):
+        assert c[c.index("--device") + 1] == "cuda" and c[c.index("--max-seeds") + 1] == "20"
+        assert c[c.index("--iters") + 1] == "300" and c[c.index("--budget") + 1] == "80"
+    t = cmds["cuda_tests"]
+    assert t[1:5] == ["-m", "pytest", "-m", "cuda"] and t[-1] == "tests"
+    assert "--need-cuda" in cmds["packages"]
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(),
+                    reason="on a CUDA machine this would be the whole GPU check")
+def test_without_cuda_the_gpu_run_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(DRIVER), "--out", str(out), "--data-dir", str(SUBSET_DIR)],
+        cwd=REPO_ROOT, env=_env(), capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    s = json.loads((out / "summary.json").read_text())
+    by = {r["name"]: r for r in s["steps"]}
+    assert by["packages"]["status"] == "failed" and "no CUDA" in by["packages"]["reason"]
+    # the bundled subset is not the full MNIST: on the GPU run that is a failure, not a quiet
+    # change of the figures' conditions
+    assert by["data"]["status"] == "failed" and "not the full MNIST" in by["data"]["reason"]
+    assert by["data"]["details"]["counts"]["train-images-idx3-ubyte.gz"] == 6000
+    for name in ("cuda_tests", "verify_float32", "verify_float64", "calibrate_float32_cuda",
+                 "calibrate_tf32", "bench_gpu"):
+        assert by[name]["status"] == "skipped" and by[name]["counts_as_failure"], name
+        assert "needs CUDA" in by[name]["reason"], name
+    assert by["environment"]["status"] == "ok"
