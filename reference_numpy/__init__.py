@@ -33,11 +33,19 @@ from .gradient import (
     numerical_diff,
     numerical_gradient,
 )
+from .information import (
+    cross_entropy,
+    entropy,
+    expectation,
+    information_content,
+    kl_divergence,
+)
+from .landscape import loss_along_weight
 from .mnist import MnistSource, load_mnist, locate_mnist, read_idx
 from .networks import PARAM_NAMES, SimpleNet, TwoLayerNet, init_params
 from .optimizers import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, Nesterov, Optimizer, RMSprop
 from .plan import SAMPLING, TrainPlan
-from .plotting import plot_history
+from .plotting import plot_history, plot_loss_along_weight
 from .training import EarlyStopping, TrainHistory, holdout_split, load_params, save_params, train
 
 __all__ = [
@@ -63,16 +71,22 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
     "convergence_order",
+    "cross_entropy",
     "cross_entropy_error",
     "cross_entropy_error_grad",
     "difference_errors",
+    "entropy",
+    "expectation",
     "gradient_descent",
     "holdout_split",
+    "information_content",
     "init_params",
+    "kl_divergence",
     "load_mnist",
     "load_params",
     "locate_mnist",
     "log_softmax",
+    "loss_along_weight",
     "mean_absolute_error",
     "mean_absolute_error_grad",
     "mean_squared_error",
@@ -80,6 +94,7 @@ __all__ = [
     "numerical_diff",
     "numerical_gradient",
     "plot_history",
+    "plot_loss_along_weight",
     "read_idx",
     "relu",
     "relu_grad",

@@ -7,7 +7,7 @@ import os
 
 from ._validate import atomic_write_bytes
 
-__all__ = ["plot_history"]
+__all__ = ["plot_history", "plot_loss_along_weight"]
 
 
 def plot_history(history: object, path: str | os.PathLike[str], *, title: str = "") -> None:
@@ -38,6 +38,35 @@ def plot_history(history: object, path: str | os.PathLike[str], *, title: str = 
         ax_acc.legend(loc="lower right")
         if title:
             fig.suptitle(title)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_loss_along_weight(
+    weights: object, losses: object, path: str | os.PathLike[str], *, title: str = ""
+) -> None:
+    """Write the notes' figure of the loss against one weight (``loss_along_weight``) as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    w = [float(v) for v in weights]
+    y = [float(v) for v in losses]
+    if len(w) != len(y) or not w:
+        raise ValueError(
+            f"losses: expected one loss per weight ({len(w)}), got {len(y)}"
+        )
+    fig, ax = plt.subplots(figsize=(6, 4))
+    try:
+        ax.plot(w, y, marker=".", lw=1.0)
+        ax.set_xlabel("weight")
+        ax.set_ylabel("loss")
+        ax.set_title(title or "loss along one weight, the others fixed")
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)

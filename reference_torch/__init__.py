@@ -46,6 +46,14 @@ from .gradient import (
     numerical_gradient,
     numerical_gradient_batched,
 )
+from .information import (
+    cross_entropy,
+    entropy,
+    expectation,
+    information_content,
+    kl_divergence,
+)
+from .landscape import loss_along_weight
 from .mnist import MnistSource, load_mnist, locate_mnist, read_idx, torchvision_arrays
 from .networks import PARAM_NAMES, SimpleNet, TwoLayerNet, init_params
 from .optimizers import (
@@ -60,7 +68,7 @@ from .optimizers import (
     RMSprop,
 )
 from .plan import SAMPLING, TrainPlan, dropout_mask, dropout_masks, plan_tensors
-from .plotting import plot_history
+from .plotting import plot_history, plot_loss_along_weight
 from .training import (
     EarlyStopping,
     TrainHistory,
@@ -74,22 +82,12 @@ from .training import (
 # mnist (load_mnist, ...) and distributed are added here by the lead once they exist.
 
 __all__ = [
-    "MnistSource",
-    "locate_mnist",
-    "plot_history",
-    "read_idx",
-    "EarlyStopping",
-    "TrainHistory",
-    "holdout_split",
-    "load_mnist",
-    "load_params",
-    "save_params",
-    "torchvision_arrays",
-    "train",
     "AdaGrad",
     "Adam",
     "CEE_DELTA",
+    "EarlyStopping",
     "METHODS",
+    "MnistSource",
     "Momentum",
     "Nesterov",
     "OPTIMIZERS",
@@ -103,21 +101,32 @@ __all__ = [
     "SGD",
     "SimpleNet",
     "TORCH_OPTIM_EQUIVALENT",
+    "TrainHistory",
     "TrainPlan",
     "TwoLayerNet",
     "assert_reference_precision",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
     "convergence_order",
+    "cross_entropy",
     "cross_entropy_error",
     "cross_entropy_error_grad",
     "difference_errors",
     "dropout_mask",
     "dropout_masks",
+    "entropy",
     "environment_info",
+    "expectation",
     "gradient_descent",
+    "holdout_split",
+    "information_content",
     "init_params",
+    "kl_divergence",
+    "load_mnist",
+    "load_params",
+    "locate_mnist",
     "log_softmax",
+    "loss_along_weight",
     "mean_absolute_error",
     "mean_absolute_error_grad",
     "mean_squared_error",
@@ -126,11 +135,15 @@ __all__ = [
     "numerical_gradient",
     "numerical_gradient_batched",
     "plan_tensors",
+    "plot_history",
+    "plot_loss_along_weight",
     "precision_guard",
+    "read_idx",
     "relu",
     "relu_grad",
     "resolve_device",
     "resolve_dtype",
+    "save_params",
     "sigmoid",
     "sigmoid_grad",
     "softmax",
@@ -138,4 +151,6 @@ __all__ = [
     "softmax_cross_entropy",
     "softmax_cross_entropy_grad",
     "step_function",
+    "torchvision_arrays",
+    "train",
 ]

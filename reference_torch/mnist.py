@@ -5,20 +5,22 @@ data path, so the torch side parses the files with torchvision's own IDX reader 
 borrowing NumPy's arrays; ``tests/test_torch_mnist.py`` then checks that both parsers agree byte
 for byte.
 
-Where the files come from is decided by :func:`reference_numpy.mnist.locate_mnist` (``data_dir``,
-``$NNPARITY_DATA_DIR``, the cache folder, a download, or the bundled subset), so both engines
-read the very same files.  torchvision wants ``<root>/MNIST/raw/<name without .gz>`` and (in the
-torchvision versions we support) reads those files with a plain ``open``: it does not gunzip.
-So a prepared root is built in ``<mnist_cache_dir()>/torchvision/<key>/`` (or a temp folder
-when the cache is not writable):
+Where the files come from is decided by :func:`reference_numpy.mnist_files.locate_mnist`
+(``data_dir``, ``$NNPARITY_DATA_DIR``, the cache folder, a download, or the bundled subset), so
+both engines read the very same files.  torchvision wants ``<root>/MNIST/raw/<name without
+.gz>`` and (in the torchvision versions we support) reads those files with a plain ``open``: it
+does not gunzip.  So a prepared root is built in ``<mnist_cache_dir()>/torchvision/<key>/`` (or
+a temp folder when the cache is not writable):
 
 * a source file that is already uncompressed is *symlinked* (copied where symlinks fail);
-* a gzip source is decompressed once into the prepared root (temp file + ``os.replace``).
+* a gzip source is decompressed once into the prepared root (temp file + ``os.replace``);
+  temp files a killed earlier run left there are removed first.
 
 Every file's decompressed SHA-256 is checked against the same table the NumPy loader uses
-(:data:`reference_numpy.mnist.SHA256`, or the subset's ``SHA256SUMS.txt``), so a damaged cache
-entry is rebuilt, never trusted.  ``MNIST(root, train=..., download=False)`` is used: when the
-files are there, nothing is ever downloaded by torchvision.
+(:func:`reference_numpy.mnist_files.checksum_table`: the published sums, or the subset's
+``SHA256SUMS.txt``), so a damaged cache entry is rebuilt, never trusted.
+``MNIST(root, train=..., download=False)`` is used: when the files are there, nothing is ever
+downloaded by torchvision.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,21 +37,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from reference_numpy import mnist as _np_mnist
-from reference_numpy.mnist import (
+from reference_numpy.idx import GZIP_MAGIC, gzip_errors, read_idx_dims
+from reference_numpy.mnist_files import (
+    DEFAULT_TIMEOUT,
     FILES,
-    SHA256,
-    SUBSET_DIR,
-    MnistChecksumError,
     MnistFormatError,
     MnistSource,
-    _check_bool,
-    _expected_sum,
-    _stat_key,
+    check_bool,
+    checksum_error,
+    checksum_table,
+    expected_sum,
+    fix_hint,
     locate_mnist,
     mnist_cache_dir,
     read_idx,
-    read_sha256sums,
+    remove_stale_temp_files,
+    stat_key,
 )
 
 from .device import resolve_device, resolve_dtype
@@ -65,8 +67,8 @@ __all__ = [
     "torchvision_arrays",
 ]
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _N_CLASSES = 10
+_PROBE = ".probe."
 # (resolved path, st_mtime_ns, st_size) -> sha256 of the (decompressed) contents, per process,
 # so a second load in the same process does not hash 47 MB again.
 _HASHED: dict[tuple[str, int, int], str] = {}
@@ -74,12 +76,12 @@ _HASHED: dict[tuple[str, int, int], str] = {}
 
 def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as f:
-        return f.read(2) == _GZIP_MAGIC
+        return f.read(2) == GZIP_MAGIC
 
 
 def _sha256_raw(path: Path) -> str:
     """sha256 of an uncompressed file (memoised on its stat key)."""
-    key = _stat_key(path)
+    key = stat_key(path)
     digest = _HASHED.get(key)
     if digest is None:
         h = hashlib.sha256()
@@ -89,25 +91,6 @@ def _sha256_raw(path: Path) -> str:
         digest = h.hexdigest()
         _HASHED[key] = digest
     return digest
-
-
-def _table_for(source: MnistSource, checksums: Mapping[str, str] | None) -> Mapping[str, str]:
-    """The checksum table the NumPy loader would use for this source.
-
-    The bundled folder always uses its own ``SHA256SUMS.txt`` (also when it is passed as
-    ``data_dir``), because its files are the subset, not the full set the default table
-    describes.
-    """
-    if checksums is not None:
-        if not isinstance(checksums, Mapping):
-            raise TypeError(
-                f"checksums: expected a mapping of file name to sha256 hex, "
-                f"got {type(checksums).__name__}"
-            )
-        return checksums
-    if source.kind == "subset" or source.directory.resolve() == SUBSET_DIR:
-        return read_sha256sums(SUBSET_DIR / "SHA256SUMS.txt")
-    return SHA256
 
 
 def _writable_base() -> Path:
@@ -122,7 +105,8 @@ def _writable_base() -> Path:
     for base in candidates:
         try:
             base.mkdir(parents=True, exist_ok=True)
-            probe = tempfile.NamedTemporaryFile(dir=base, prefix=".probe.", delete=True)
+            remove_stale_temp_files(base, [_PROBE + "*"])
+            probe = tempfile.NamedTemporaryFile(dir=base, prefix=_PROBE, delete=True)
             probe.close()
             return base
         except OSError as e:
@@ -151,26 +135,18 @@ def _decompress_into(src: Path, dst: Path, expected: str) -> None:
     tmp = Path(tmp_name)
     h = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, gzip.open(src, "rb") as g:
-            for chunk in iter(lambda: g.read(1 << 20), b""):
-                h.update(chunk)
-                out.write(chunk)
+        with os.fdopen(fd, "wb") as out:
+            with gzip_errors(src, fix_hint(src)), gzip.open(src, "rb") as g:
+                for chunk in iter(lambda: g.read(1 << 20), b""):
+                    h.update(chunk)
+                    out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
         if h.hexdigest() != expected:
-            raise MnistChecksumError(
-                f"{src}: checksum mismatch: the decompressed contents should have sha256 "
-                f"{expected}, got {h.hexdigest()}; the file is damaged or not the original - "
-                f"delete it and load again, or point data_dir at a good copy"
-            )
+            raise checksum_error(src, expected, h.hexdigest())
         os.chmod(tmp, 0o644)
         os.replace(tmp, dst)
-        _HASHED[_stat_key(dst)] = expected
-    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
-        raise MnistFormatError(
-            f"{src}: corrupt or truncated gzip data ({e or 'stream ends early'}); delete it and "
-            f"load again, or point data_dir at a good copy"
-        ) from None
+        _HASHED[stat_key(dst)] = expected
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -182,16 +158,22 @@ def prepare_torchvision_root(
 
     The folder is keyed by the source folder and the expected checksums, so the full set and
     the subset never share one.  Existing entries are reused only when their contents hash to
-    the expected sums; anything else is rebuilt.  Returns ``root`` (pass it to
+    the expected sums; anything else is rebuilt.  Every source file's IDX header is checked
+    first (a pickle, ``.npy`` or ``.npz`` under an MNIST name is refused, never read), and temp
+    files a killed earlier run left in the root are removed.  Returns ``root`` (pass it to
     ``torchvision.datasets.MNIST``).
     """
-    table = _table_for(source, checksums)
+    table = checksum_table(source, checksums)
     src_dir = source.directory.resolve()
-    sums = [_expected_sum(table, name, src_dir) for name in FILES]
+    sums = [expected_sum(table, name, src_dir) for name in FILES]
+    for name in FILES:  # before anything is built: not IDX (a pickle, a .npy, ...) is refused
+        read_idx_dims(src_dir / name, fix_hint(src_dir / name))
     key = hashlib.sha256("\n".join([str(src_dir), *sums]).encode()).hexdigest()[:16]
     root = _writable_base() / key
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
+    # Leftovers of a killed earlier run (decompressions, links): ours by name, older than us.
+    remove_stale_temp_files(raw, [f".{name[: -len('.gz')]}.*.tmp" for name in FILES])
     for name, expected in zip(FILES, sums, strict=True):
         src = src_dir / name
         dst = raw / name[: -len(".gz")]
@@ -203,11 +185,7 @@ def prepare_torchvision_root(
         # Already uncompressed: link to it (after checking it, as the NumPy loader would).
         actual = _sha256_raw(src)
         if actual != expected:
-            raise MnistChecksumError(
-                f"{src}: checksum mismatch: the contents should have sha256 {expected}, got "
-                f"{actual}; the file is damaged or not the original - delete it and load "
-                f"again, or point data_dir at a good copy"
-            )
+            raise checksum_error(src, expected, actual)
         if not (dst.is_symlink() and Path(os.readlink(dst)) == src) and not (
             dst.is_file() and not dst.is_symlink() and _sha256_raw(dst) == expected
         ):
@@ -237,21 +215,12 @@ def _read_torchvision(root: Path, source: MnistSource) -> dict[str, torch.Tensor
     return out
 
 
-def _locate(
-    data_dir: str | os.PathLike[str] | None,
-    download: bool,
-    checksums: Mapping[str, str] | None,
-) -> MnistSource:
-    # The same search (and subset warning) as reference_numpy.load_mnist; stacklevel 4 points
-    # the warning at the caller of our public function.
-    return _np_mnist._locate(data_dir, download, checksums, True, stacklevel=4)
-
-
 def torchvision_arrays(
     data_dir: str | os.PathLike[str] | None = None,
     *,
     download: bool = True,
     checksums: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> dict[str, np.ndarray]:
     """The raw arrays exactly as torchvision parses them, for the verifier's "data" check.
 
@@ -259,8 +228,9 @@ def torchvision_arrays(
     labels int64 ``(N,)``, as NumPy arrays (no conversion beyond ``.numpy()``), from the same
     files :func:`reference_numpy.mnist.locate_mnist` finds.
     """
-    download = _check_bool(download, "download")
-    source = _locate(data_dir, download, checksums)
+    source = locate_mnist(
+        data_dir, download=download, checksums=checksums, timeout=timeout, stacklevel=3
+    )
     tensors = _read_torchvision(prepare_torchvision_root(source, checksums), source)
     return {k: v.numpy() for k, v in tensors.items()}
 
@@ -298,6 +268,7 @@ def load_mnist(
     dtype: torch.dtype | str | None = None,
     as_tensor: bool = True,
     checksums: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Any:
     """Load MNIST as the book does, ``((x_train, t_train), (x_test, t_test))``, via torchvision.
 
@@ -306,8 +277,8 @@ def load_mnist(
             then cast to ``dtype``); else uint8 in [0, 255].
         flatten: images of shape ``(N, 784)``; else ``(N, 1, 28, 28)``.
         one_hot_label: labels as one-hot rows ``(N, 10)`` in ``dtype``; else int64 ``(N,)``.
-        data_dir, download, checksums: as :func:`reference_numpy.mnist.load_mnist` (same search
-            order, same files, same checksum tables).
+        data_dir, download, checksums, timeout: as :func:`reference_numpy.mnist.load_mnist`
+            (same search order, same files, same checksum tables, same download deadline).
         return_source: return ``(data, MnistSource)`` instead of ``data``.
         device: where the tensors go (see :func:`reference_torch.device.resolve_device`).
         dtype: float dtype of normalized images and one-hot labels (default float32).
@@ -317,17 +288,19 @@ def load_mnist(
         TypeError, ValueError: bad arguments.
         FileNotFoundError, MnistFormatError: as the NumPy loader.
     """
-    normalize = _check_bool(normalize, "normalize")
-    flatten = _check_bool(flatten, "flatten")
-    one_hot_label = _check_bool(one_hot_label, "one_hot_label")
-    download = _check_bool(download, "download")
-    return_source = _check_bool(return_source, "return_source")
-    as_tensor = _check_bool(as_tensor, "as_tensor")
+    normalize = check_bool(normalize, "normalize")
+    flatten = check_bool(flatten, "flatten")
+    one_hot_label = check_bool(one_hot_label, "one_hot_label")
+    download = check_bool(download, "download")
+    return_source = check_bool(return_source, "return_source")
+    as_tensor = check_bool(as_tensor, "as_tensor")
     dt = resolve_dtype(dtype)
     if not as_tensor and device is not None:
         raise ValueError(f"device: as_tensor=False returns NumPy arrays, got device={device!r}")
     dev = resolve_device(device) if as_tensor else torch.device("cpu")
-    source = _locate(data_dir, download, checksums)
+    source = locate_mnist(
+        data_dir, download=download, checksums=checksums, timeout=timeout, stacklevel=3
+    )
     raw = _read_torchvision(prepare_torchvision_root(source, checksums), source)
     parts = []
     for split in ("train", "test"):

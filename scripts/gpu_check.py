@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -97,8 +98,21 @@ def atomic_write(path: Path, data: str | bytes) -> Path:
     return path
 
 
+def _strict(v: Any) -> Any:
+    """A non-finite float as the string "nan"/"inf"/"-inf" (as verify's report codec writes
+    them): JSON has no NaN, and a NaN error must show, not break the file."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return repr(v)
+    if isinstance(v, dict):
+        return {k: _strict(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_strict(x) for x in v]
+    return v
+
+
 def write_json(path: Path, obj: Any) -> Path:
-    return atomic_write(path, json.dumps(obj, indent=1, sort_keys=False, default=str) + "\n")
+    text = json.dumps(_strict(obj), indent=1, allow_nan=False, default=str)
+    return atomic_write(path, text + "\n")
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -422,6 +436,12 @@ def _table_section(path: Path, rows: list[dict[str, Any]]) -> list[str]:
                  f"groups: {res.get('groups')}")
     for key, v in res["max_errors"].items():
         tclass, kind = key.split("/", 1)
+        if not all(isinstance(x, (int, float)) for x in v.values()):
+            # "nan"/"inf" from a broken check: shown as it is, and never under a bound
+            md.append(f"| {tclass} | {kind} | {v} | | | non-finite **over** | |")
+            rows.append({"source": path.name, "class": tclass, "kind": kind, "measured": v,
+                         "bound": None, "worst_ratio": float("inf")})
+            continue
         try:
             spec = tol.tolerance_for(tclass, kind)
             bound = {"scaled_abs": spec.atol_scale, "large_rel": spec.rtol,
@@ -817,8 +837,10 @@ def _table_judge(run: Run, res: StepResult) -> None:
     path = run.out / "calibration_table.json"
     if path.exists():
         rows = json.loads(path.read_text())["rows"]
+        # a string is "inf"/"nan" (see _strict): over whatever the bound
         over = [f"{r['class']}/{r['kind']}" for r in rows
-                if r.get("worst_ratio") is not None and r["worst_ratio"] > 1]
+                if isinstance(r.get("worst_ratio"), str)
+                or (r.get("worst_ratio") is not None and r["worst_ratio"] > 1)]
         res.details = {"rows": len(rows), "over_current_bound": over}
 
 

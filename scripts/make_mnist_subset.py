@@ -16,21 +16,12 @@ import argparse
 import gzip
 import hashlib
 import os
-import struct
 import sys
 from pathlib import Path
 
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def idx_bytes(arr: np.ndarray) -> bytes:
-    """The IDX encoding (type 0x08, unsigned byte) of a uint8 array."""
-    if arr.dtype != np.uint8:
-        raise TypeError(f"arr: expected uint8, got {arr.dtype}")
-    header = bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
-    return header + np.ascontiguousarray(arr).tobytes()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
         sys.path.insert(0, str(REPO_ROOT))
     from reference_numpy._validate import atomic_write_bytes
+    from reference_numpy.idx import encode_idx
     from reference_numpy.mnist import FILES, load_mnist
 
     # load_mnist checks the headers, counts and published checksums of the source files.
@@ -78,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     sums = []
     total = 0
     for name, arr in parts.items():
-        raw = idx_bytes(arr)
+        raw = encode_idx(arr)
         packed = gzip.compress(raw, compresslevel=9, mtime=0)
         os.chmod(atomic_write_bytes(args.out / name, packed), 0o644)  # mkstemp makes 0600
         sums.append(f"{hashlib.sha256(raw).hexdigest()}  {name.removesuffix('.gz')}\n")

@@ -349,3 +349,16 @@ def test_without_cuda_the_gpu_run_says_so(tmp_path: Path) -> None:
         assert by[name]["status"] == "skipped" and by[name]["counts_as_failure"], name
         assert "needs CUDA" in by[name]["reason"], name
     assert by["environment"]["status"] == "ok"
+
+
+def test_non_finite_calibration_is_written_strictly_and_flagged(tmp_path: Path) -> None:
+    cal = {"seeds": 1, "iters": 5, "device": "cpu", "allow_tf32": False,
+           "max_errors": {"float64/loss": {"scaled_abs": float("nan"), "large_rel": 1e-16,
+                                           "frob": float("inf")}},
+           "curve_envelope": {}, "flips": {}}
+    path = gc.write_json(tmp_path / "calibrate_x.json", cal)
+    assert _strict_json(path)["max_errors"]["float64/loss"]["scaled_abs"] == "nan"
+    assert gc.calibration_table([path], tmp_path / "t.md", tmp_path / "t.json") == 0
+    rows = _strict_json(tmp_path / "t.json")["rows"]
+    assert rows[0]["worst_ratio"] == "inf"
+    assert "non-finite **over**" in (tmp_path / "t.md").read_text()

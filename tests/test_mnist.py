@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference_numpy import mnist
+from reference_numpy import mnist, mnist_files
 from reference_numpy.mnist import (
     FILES,
     MIRRORS,
@@ -48,6 +48,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("NNPARITY_DATA_DIR", raising=False)
     monkeypatch.setenv("NNPARITY_CACHE_DIR", str(tmp_path / "user-cache"))
     monkeypatch.setenv("NNPARITY_MNIST_MIRRORS", "http://127.0.0.1:9/unreachable/")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")  # a CI proxy must not see loopback
 
 
 @pytest.fixture(scope="module")
@@ -377,11 +378,11 @@ def test_download_interrupted_leaves_nothing(
 ) -> None:
     base, _ = mirror
 
-    def interrupted(url: str, out, *args: object) -> None:
+    def interrupted(url: str, out, **kwargs: object) -> None:
         out.write(b"\x1f\x8b partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(mnist, "_fetch", interrupted)
+    monkeypatch.setattr(mnist_files, "fetch_url", interrupted)
     d = tmp_path / "d"
     with pytest.raises(KeyboardInterrupt):
         download_mnist(d, mirrors=[f"{base}/good/"], checksums=subset_sums, progress=False)
@@ -546,7 +547,48 @@ def test_cache_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 
 
 def test_never_imports_torch() -> None:
-    code = "import reference_numpy.mnist, sys; assert 'torch' not in sys.modules"
+    code = (
+        "import reference_numpy.mnist, reference_numpy.mnist_files, reference_numpy.idx, "
+        "reference_numpy.fetch, sys; assert 'torch' not in sys.modules"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(REPO_ROOT)
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT, env=env, timeout=60)
+
+
+# The public names of reference_numpy.mnist before it was split into idx, mnist_files and mnist.
+NAMES_BEFORE_THE_SPLIT = (
+    "FILES", "SHA256", "MIRRORS", "SUBSET_DIR", "MnistFormatError", "MnistChecksumError",
+    "MnistDownloadError", "MnistSubsetWarning", "MnistSource", "read_idx", "read_sha256sums",
+    "mnist_cache_dir", "locate_mnist", "download_mnist", "load_mnist",
+)  # fmt: skip
+
+
+def test_every_old_name_is_still_importable() -> None:
+    import reference_numpy
+    from reference_numpy import idx
+
+    for name in NAMES_BEFORE_THE_SPLIT:
+        assert name in mnist.__all__, name
+        here = getattr(mnist, name)
+        home = getattr(mnist_files, name, None) if name != "load_mnist" else here
+        assert here is home, name  # one object, wherever it is imported from
+    assert mnist.read_idx is idx.read_idx and mnist.MnistFormatError is idx.MnistFormatError
+    for name in ("MnistSource", "load_mnist", "locate_mnist", "read_idx"):
+        assert getattr(reference_numpy, name) is getattr(mnist, name), name
+
+
+@pytest.mark.parametrize("dtype", [">u1", ">i1", ">i2", "<i4", ">f4", "<f8"])
+def test_encode_idx_round_trip(tmp_path: Path, dtype: str) -> None:
+    from reference_numpy.idx import encode_idx
+
+    arr = (np.arange(24).reshape(2, 3, 4) - 7).astype(dtype)
+    p = tmp_path / "a.idx"
+    p.write_bytes(encode_idx(arr))
+    back = read_idx(p)
+    assert back.dtype == arr.dtype.newbyteorder("=") and back.shape == arr.shape
+    np.testing.assert_array_equal(back, arr)
+    with pytest.raises(TypeError, match="arr: expected one of the IDX dtypes"):
+        encode_idx(arr.astype(np.int64))
+    with pytest.raises(ValueError, match="arr: expected 1 to 255 dimensions"):
+        encode_idx(np.array(3, dtype=np.uint8))

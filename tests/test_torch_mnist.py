@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import pickle
 import shutil
 from pathlib import Path
 
@@ -17,10 +18,12 @@ import pytest
 import torch
 
 from reference_numpy import mnist as np_mnist
+from reference_numpy import mnist_files as np_mnist_files
 from reference_numpy.mnist import (
     FILES,
     SUBSET_DIR,
     MnistChecksumError,
+    MnistFormatError,
     MnistSubsetWarning,
     read_sha256sums,
 )
@@ -171,3 +174,93 @@ def test_argument_errors() -> None:
         tm.load_mnist(data_dir=SUBSET_DIR, as_tensor=False, device="cpu")
     with pytest.raises(FileNotFoundError, match="data_dir"):
         tm.load_mnist(data_dir=SUBSET_DIR / "nowhere")
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad input and leftovers (the shared file layer's rules, through the torch loader)
+# ------------------------------------------------------------------------------------------------
+
+
+def _tree(directory: Path) -> dict[str, tuple[int, int]]:
+    if not directory.exists():
+        return {}
+    return {
+        str(p.relative_to(directory)): (p.lstat().st_size, p.lstat().st_mtime_ns)
+        for p in sorted(directory.rglob("*"))
+    }
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "fragment"),
+    [
+        pytest.param(lambda: tm.load_mnist(timeout=0), ValueError,
+                     "timeout: expected a finite number of seconds > 0, got 0", id="timeout-0"),
+        pytest.param(lambda: tm.load_mnist(timeout="1"), TypeError,
+                     "timeout: expected a number of seconds", id="timeout-str"),
+        pytest.param(lambda: tm.torchvision_arrays(timeout=float("nan")), ValueError,
+                     "got nan", id="arrays-timeout-nan"),
+        pytest.param(lambda: tm.torchvision_arrays(download=1), TypeError,
+                     "download: expected True or False, got int 1", id="arrays-download"),
+        pytest.param(lambda: tm.load_mnist(checksums={FILES[0]: "x"}), ValueError,
+                     "expected a sha256 digest (64 hex digits), got 'x'", id="checksums"),
+        pytest.param(lambda: tm.load_mnist(as_tensor="no"), TypeError, "as_tensor",
+                     id="as-tensor"),
+    ],
+)  # fmt: skip
+def test_bad_arguments_change_nothing(call, exc: type[BaseException], fragment: str) -> None:
+    cache = Path(os.environ["NNPARITY_CACHE_DIR"])
+    cache.mkdir(parents=True)
+    stale = cache / f".{FILES[0]}.killed.part"
+    stale.write_bytes(b"partial")
+    os.utime(stale, (np_mnist_files.PROCESS_START - 10,) * 2)
+    before = _tree(cache)
+    with pytest.raises(exc) as info:
+        call()
+    assert fragment in str(info.value)
+    assert _tree(cache) == before
+
+
+def test_pickle_under_an_mnist_name_is_refused(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    for f in FILES:
+        shutil.copyfile(SUBSET_DIR / f, d / f)
+    (d / FILES[1]).write_bytes(pickle.dumps(np.array([None], dtype=object)))
+    with pytest.raises(MnistFormatError) as info:
+        tm.torchvision_arrays(d)
+    assert str(info.value).startswith(f"{d / FILES[1]}: not an IDX file: expected an IDX file")
+    assert "a Python pickle" in str(info.value)
+    # refused before the prepared root was built
+    assert not (Path(os.environ["NNPARITY_CACHE_DIR"]) / "torchvision").exists()
+
+
+def test_truncated_gzip_source_names_the_file(tmp_path: Path, subset_sums: dict[str, str]) -> None:
+    """Half of the test images: the header reads, the decompression into the root fails."""
+    d = tmp_path / "d"
+    d.mkdir()
+    for f in FILES:
+        shutil.copyfile(SUBSET_DIR / f, d / f)
+    data = (SUBSET_DIR / FILES[2]).read_bytes()
+    (d / FILES[2]).write_bytes(data[: len(data) // 2])
+    with pytest.raises(MnistFormatError) as info:
+        tm.load_mnist(data_dir=d, as_tensor=False, checksums=subset_sums)
+    msg = str(info.value)
+    assert msg.startswith(f"{d / FILES[2]}: truncated: the gzip stream ends early"), msg
+    (raw,) = (Path(os.environ["NNPARITY_CACHE_DIR"]) / "torchvision").glob("*/MNIST/raw")
+    assert sorted(p.name for p in raw.iterdir()) == [f[:-3] for f in FILES[:2]]  # no temp left
+
+
+def test_stale_temp_files_in_the_prepared_root_are_removed() -> None:
+    source = np_mnist.locate_mnist(SUBSET_DIR)
+    raw = tm.prepare_torchvision_root(source) / "MNIST" / "raw"
+    old, fresh = raw / ".t10k-labels-idx1-ubyte.abc.tmp", raw / ".t10k-images-idx3-ubyte.d.tmp"
+    link = raw / ".train-labels-idx1-ubyte.123.tmp"
+    old.write_bytes(b"killed")
+    fresh.write_bytes(b"in progress")
+    link.symlink_to(SUBSET_DIR / FILES[1])
+    past = np_mnist_files.PROCESS_START - 10
+    os.utime(old, (past, past))
+    os.utime(link, (past, past), follow_symlinks=False)
+    tm.prepare_torchvision_root(source)
+    assert not old.exists() and not link.is_symlink() and fresh.read_bytes() == b"in progress"
+    assert (SUBSET_DIR / FILES[1]).is_file()  # the link's target is untouched

@@ -97,7 +97,7 @@ def test_cli_writes_every_report(tmp_path, mnist_dir, capsys):
     table = capsys.readouterr().out
     assert "passed, 0 failed" in table
     data = json.loads((tmp_path / "r.json").read_text())
-    assert data["passed"] is True and data["schema_version"] == "1.0"
+    assert data["passed"] is True and data["schema_version"] == "1.1"
     assert data["environment"]["reference"] == "numpy/float64"
     suite = ET.parse(tmp_path / "r.xml").getroot()
     assert len(suite.findall(".//testcase")) == len(data["checks"])

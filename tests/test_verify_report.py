@@ -100,7 +100,7 @@ def test_json_round_trip_with_nonfinite_values(tmp_path):
     text = json.dumps(d, allow_nan=False)  # strict JSON: would raise on a raw inf/nan
     loaded = json.loads(text)
     validate_report_dict(loaded)
-    assert loaded["schema"] == "nnparity.verify" and loaded["schema_version"] == "1.0"
+    assert loaded["schema"] == "nnparity.verify" and loaded["schema_version"] == "1.1"
     assert loaded["summary"] == {"total": 4, "passed": 2, "failed": 2, "seconds": 1.53}
     assert loaded["checks"][1]["max_abs_err"] == "inf"
     assert loaded["checks"][0]["details"]["ratio"] == "nan"
@@ -314,3 +314,68 @@ def test_plot_training_comparison(tmp_path):
         acc_band=1e-4,
     )
     assert _is_png(q)
+
+
+# --------------------------------------------------------------------------- producer, registry
+
+
+def test_every_report_records_the_producer(tmp_path):
+    r = _report()
+    r.producer = {"name": "nnparity", "version": "9.9.9", "commit": "abc123"}
+    d = json.loads(write_json(r, tmp_path / "r.json").read_text())
+    assert d["producer"] == {"name": "nnparity", "version": "9.9.9", "commit": "abc123"}
+    props = {p.get("name"): p.get("value")
+             for p in ET.parse(write_junit(r, tmp_path / "j.xml")).getroot().iter("property")}
+    assert props["nnparity_version"] == "9.9.9" and props["nnparity_commit"] == "abc123"
+    assert "nnparity 9.9.9, commit abc123" in write_markdown(r, tmp_path / "s.md").read_text()
+    assert read_json(tmp_path / "r.json").producer == r.producer
+
+
+def test_default_producer_is_this_version_and_a_commit_or_unknown():
+    from verify.version import nnparity_version
+
+    p = Report().producer
+    assert p["name"] == "nnparity" and p["version"] == nnparity_version()
+    assert p["commit"] == "unknown" or len(p["commit"].removesuffix("-dirty")) == 40
+
+
+def test_schema_1_0_documents_are_still_read(tmp_path):
+    d = _report().to_json_dict()
+    d["schema_version"] = "1.0"
+    del d["producer"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(d))
+    back = read_json(path)
+    assert back.producer["version"] == "unknown" and len(back.checks) == 4
+
+
+def test_read_json_refuses_nan_tokens(tmp_path):
+    text = json.dumps(_report().to_json_dict()).replace('"inf"', "Infinity", 1)
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="Infinity is not JSON"):
+        read_json(path)
+
+
+def test_codec_dumps_is_strict_json_with_nonfinite_strings():
+    from verify.report.codec import dumps
+
+    text = dumps({"a": [math.nan, -math.inf, np.float32(2.5)], "b": np.arange(2)})
+    assert json.loads(text) == {"a": ["nan", "-inf", 2.5], "b": [0, 1]}
+    assert "NaN" not in text and "Infinity" not in text
+
+
+def test_a_new_format_is_one_registry_entry(tmp_path, monkeypatch):
+    from verify import cli
+    from verify.report import writers
+    from verify.report.writers import WRITERS, Writer, write_report_set
+
+    assert len({w.filename for w in WRITERS.values()}) == len(WRITERS)
+    assert len({w.option for w in WRITERS.values()}) == len(WRITERS)
+    csv = Writer(name="csv", filename="checks.csv", option="--csv", help="CSV here",
+                 render=lambda r: "\n".join(c.name for c in r.checks).encode())
+    monkeypatch.setitem(writers.WRITERS, "csv", csv)
+    out = write_report_set(_report(), tmp_path / "rep")
+    assert (out / "checks.csv").read_text().splitlines()[0] == "grad W1"
+    args = cli.build_parser().parse_args(["losses", "--csv", str(tmp_path / "x.csv")])
+    assert args.csv == str(tmp_path / "x.csv")

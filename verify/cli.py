@@ -12,17 +12,29 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
-from .report import CheckResult, Report, format_table, write_json, write_junit, write_markdown
+from .preflight import preflight
+from .report import CheckResult, Report, format_table
+from .report.atomic import write_file
+from .report.writers import WRITERS, write_report_set
+from .version import nnparity_version
 
 GROUP_ORDER = ("seeds", "losses", "gradients", "optimizers", "data", "training")
 SUBCOMMANDS = (*GROUP_ORDER, "all", "selftest", "bench", "calibrate")
 
 
+class UsageParser(argparse.ArgumentParser):
+    """argparse with bad usage reported as one line on stderr (exit status 2), no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = UsageParser(
         prog="nnparity",
         description="Run the NumPy and torch references on one plan and prove they agree "
         "(losses, gradients, optimizers, data, training) against float64.",
@@ -32,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a check group, 'all' (default), 'selftest' (planted bugs), "
                    "'bench' (speed ratios; see `nnparity bench --help`) or 'calibrate' "
                    "(measure the noise tolerances come from)")
+    p.add_argument("--version", action="version", version=f"nnparity {nnparity_version()}")
     p.add_argument("--device", default=None,
                    help="torch device for the torch engines (default: $NNPARITY_DEVICE, else "
                    "cuda if available, else cpu)")
@@ -44,10 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="selftest/calibrate: how many seeds to run with no bug (default 20)")
     p.add_argument("--data-dir", default=None,
                    help="MNIST folder (default: $NNPARITY_DATA_DIR, cache, download, subset)")
-    p.add_argument("--json", metavar="PATH", help="write the JSON report here")
-    p.add_argument("--junit", metavar="PATH", help="write JUnit XML here (one case per check)")
-    p.add_argument("--report-dir", metavar="PATH",
-                   help="write report.json, junit.xml, summary.md and PNG plots here")
+    _add_output_options(p)
     p.add_argument("--quick", action="store_true",
                    help="smaller runs (500 training iterations, fewer points); same tolerances")
     p.add_argument("--allow-tf32", action="store_true",
@@ -78,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_args(parser, args)
+    preflight(parser, args)
     if args.command == "selftest":
         from .selftest import main as selftest_main
 
@@ -172,17 +183,26 @@ def _environment(ctx, args: argparse.Namespace, seconds: float) -> dict:
     return env
 
 
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    """One ``--<format> PATH`` option per registered report format, and ``--report-dir``."""
+    for w in WRITERS.values():
+        if w.option:
+            p.add_argument(w.option, metavar="PATH", help=w.help)
+    names = ", ".join(w.filename for w in WRITERS.values())
+    p.add_argument("--report-dir", metavar="PATH",
+                   help=f"write {names} and PNG plots into this folder, replaced as a whole "
+                   "(a new or empty folder, or one an earlier --report-dir wrote)")
+
+
 def _write_outputs(report: Report, ctx, args: argparse.Namespace) -> None:
-    if args.json:
-        write_json(report, args.json)
-    if args.junit:
-        write_junit(report, args.junit)
+    """Each requested format atomically; the report folder as one set (see report.atomic)."""
+    for w in WRITERS.values():
+        path = getattr(args, w.dest, None) if w.dest else None
+        if path:
+            w.write(report, path)
     if args.report_dir:
-        out = Path(args.report_dir)
-        write_json(report, out / "report.json")
-        write_junit(report, out / "junit.xml")
-        write_markdown(report, out / "summary.md")
-        _plots(report, ctx, out)
+        out = write_report_set(report, args.report_dir,
+                               extra=lambda tmp: _plots(report, ctx, tmp))
         print(f"reports written to {out}/", file=sys.stderr)
 
 
@@ -215,21 +235,18 @@ def _plots(report: Report, ctx, out: Path) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    import json
-
     from .calibrate import calibrate
     from .engines import engines_for
+    from .report.codec import dumps
 
     # the checks' precision (TF32 off, or on when declared), so the bounds fit what they judge
     with _guard(engines_for(args.device), args.allow_tf32):
         out = calibrate(seeds=args.seeds or 20, iters=args.iters or 300, device=args.device,
                         data_dir=args.data_dir, quick=args.quick, allow_tf32=args.allow_tf32)
-    text = json.dumps(out, indent=1)
-    print(text)
+    text = dumps(out, "calibration", indent=1)  # strict JSON: a NaN/inf error as "nan"/"inf"
+    print(text, end="")
     if args.json:
-        from reference_numpy._validate import atomic_write_bytes
-
-        atomic_write_bytes(args.json, text.encode())
+        write_file(args.json, text.encode("utf-8"))
     return 0
 
 

@@ -519,15 +519,14 @@ def format_selftest(out: dict) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    import json
-
     out = run_selftest(seeds=args.seeds or 20, iters=args.iters or 60, device=args.device,
                        data_dir=args.data_dir,
                        progress=not args.no_progress and sys.stderr.isatty())
     print(format_selftest(out))
     if args.json:
-        from reference_numpy._validate import atomic_write_bytes
+        from .report.atomic import write_file
+        from .report.codec import dumps
 
-        atomic_write_bytes(args.json, json.dumps(out, indent=1).encode())
+        write_file(args.json, dumps(out, "selftest", indent=1).encode("utf-8"))
     return 0 if out["passed"] else 1
 
