@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training iterations (default 10,000; 1,000 with --quick)")
     p.add_argument("--repeats", type=int, default=None,
                    help="repeats per measurement (default 5; 3 with --quick)")
+    p.add_argument("--gpu-only", action="store_true",
+                   help="only the sections with GPU rows (numerical gradient, GPU training): no "
+                   "CPU training runs, scaling or verify run (scripts/gpu_check.sh uses it)")
     p.add_argument("--with-verify", action="store_true",
                    help="also time the full `python -m verify` run (takes minutes)")
     p.add_argument("--torch-threads", type=int, default=None,
@@ -147,6 +150,7 @@ class Config:
     torch_threads: int | None
     blas_threads: int | None
     command: str
+    gpu_only: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, prog: str = "python -m verify bench") -> Config:
@@ -167,7 +171,8 @@ class Config:
                 raise ValueError(f"--{name}: expected a positive integer, got {v}")
         report_dir = getattr(args, "report_dir", None)
         no_progress = bool(getattr(args, "no_progress", False))
-        flags = [f for f, on in (("--quick", quick), ("--smoke", smoke),
+        gpu_only = bool(getattr(args, "gpu_only", False))
+        flags = [f for f, on in (("--quick", quick), ("--smoke", smoke), ("--gpu-only", gpu_only),
                                  ("--with-verify", getattr(args, "with_verify", False))) if on]
         if iters:
             flags.append(f"--iters {iters}")
@@ -185,6 +190,7 @@ class Config:
             progress=not no_progress and sys.stderr.isatty(),
             with_verify=bool(getattr(args, "with_verify", False)) and mode == "full",
             torch_threads=threads, blas_threads=blas, command=" ".join([prog, *flags]),
+            gpu_only=gpu_only,
         )
 
 
@@ -697,7 +703,7 @@ def write_reports(result: dict[str, Any], cfg: Config) -> dict[str, Path]:
         paths["json_copy"] = atomic_write_bytes(cfg.json_path, text)
     atomic_write_bytes(png, render.render_png(result))
     atomic_write_bytes(paths["markdown"], render.render_markdown(result, png.name).encode())
-    if cfg.default_dir and cfg.mode == "full":
+    if cfg.default_dir and cfg.mode == "full" and not cfg.gpu_only:
         rel = os.path.relpath(png, PUBLISHED_MD.parent)
         paths["published"] = atomic_write_bytes(
             PUBLISHED_MD, render.render_markdown(result, rel).encode())
@@ -713,10 +719,11 @@ def run_bench(cfg: Config) -> dict[str, Any]:
         start = time.perf_counter()
         data = runs.load_data(cfg.data_dir)
         rows: list[Measurement] = []
-        rows += training_section(cfg, data)
+        if not cfg.gpu_only:
+            rows += training_section(cfg, data)
         rows += numgrad_section(cfg, data, gpu, gpu_skip, gpu_name)
         rows += gpu_section(cfg, data, gpu, gpu_skip, gpu_name, rows)
-        scale = scaling_section(cfg, data, gpu)
+        scale = None if cfg.gpu_only else scaling_section(cfg, data, gpu)
         rows += verify_section(cfg)
         _judge(rows)
         machine["load_average_end"] = load_average()

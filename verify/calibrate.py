@@ -36,14 +36,18 @@ def _permissive() -> None:
 def calibrate(seeds: int = 20, *, iters: int = 300, device: str | None = None,
               groups: tuple[str, ...] = ("seeds", "losses", "gradients", "optimizers",
                                          "training"),
-              data_dir: str | None = None, quick: bool = True) -> dict:
-    """Largest errors per (class, kind) over ``seeds`` seeds; curve envelopes for training."""
+              data_dir: str | None = None, quick: bool = True, first_seed: int = 0,
+              allow_tf32: bool = False) -> dict:
+    """Largest errors per (class, kind) over seeds ``first_seed`` .. ``first_seed + seeds - 1``;
+    curve envelopes for training.  ``allow_tf32`` makes torch float32 on CUDA the tf32 class (the
+    caller turns TF32 on, e.g. ``precision_guard(allow_tf32=True)``); seeds run one call at a
+    time merge by taking maxima."""
     _permissive()
     stats: dict = defaultdict(lambda: [0.0, 0.0, 0.0])
     curves: dict = defaultdict(list)
     flips: dict = defaultdict(list)
-    engines = engines_for(device)
-    for seed in range(seeds):
+    engines = engines_for(device, allow_tf32=allow_tf32)
+    for seed in range(first_seed, first_seed + seeds):
         ctx = Context(engines=engines, seed=seed, iters=iters, quick=quick, data_dir=data_dir)
         ctx.notes["calibration"] = {}
         for _g, (items, _s) in observe_groups(ctx, list(groups)).items():

@@ -236,10 +236,13 @@ def _plots(report: Report, ctx, out: Path) -> None:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from .calibrate import calibrate
+    from .engines import engines_for
     from .report.codec import dumps
 
-    out = calibrate(seeds=args.seeds or 20, iters=args.iters or 300, device=args.device,
-                    data_dir=args.data_dir, quick=args.quick)
+    # the checks' precision (TF32 off, or on when declared), so the bounds fit what they judge
+    with _guard(engines_for(args.device), args.allow_tf32):
+        out = calibrate(seeds=args.seeds or 20, iters=args.iters or 300, device=args.device,
+                        data_dir=args.data_dir, quick=args.quick, allow_tf32=args.allow_tf32)
     text = dumps(out, "calibration", indent=1)  # strict JSON: a NaN/inf error as "nan"/"inf"
     print(text, end="")
     if args.json:
