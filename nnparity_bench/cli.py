@@ -93,9 +93,24 @@ def write_reports(result: dict[str, Any], cfg: Config) -> dict[str, Path]:
     atomic_write_bytes(paths["markdown"], render.render_markdown(result, png.name).encode())
     if cfg.publish is not None:
         rel = Path(os.path.relpath(png.resolve(), cfg.publish.resolve().parent)).as_posix()
-        paths["published"] = atomic_write_bytes(
-            cfg.publish, render.render_markdown(result, rel).encode())
+        text = render.render_markdown(result, rel) + _kept_section(cfg.publish)
+        paths["published"] = atomic_write_bytes(cfg.publish, text.encode())
     return paths
+
+
+#: In a published file, everything from this line on is written by hand (measurements that the
+#: code's comments point to) and is kept when a run rewrites the part above it.
+KEEP_MARKER = "<!-- kept by python -m nnparity_bench --publish: written by hand below -->"
+
+
+def _kept_section(path: Path) -> str:
+    """The hand-written tail of an existing published file ("" when there is none)."""
+    try:
+        old = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    at = old.find(KEEP_MARKER)
+    return "" if at < 0 else "\n" + old[at:]
 
 
 def run_bench(cfg: Config) -> dict[str, Any]:

@@ -218,6 +218,12 @@ def test_publish_writes_the_readme_section(smoke: tuple, tmp_path) -> None:
     paths = bench.write_reports(result, cfg)
     assert paths["published"] == published
     assert "](../results/bench.png)" in published.read_text()
+    # a hand-written tail below the marker survives the next publication; the rest is replaced
+    tail = f"{bench.KEEP_MARKER}\n\n## Measurements behind the code\n\n| a | b |\n"
+    published.write_text("### Speed\n\nold table\n\n" + tail)
+    bench.write_reports(result, cfg)
+    text = published.read_text()
+    assert text.endswith(tail) and "old table" not in text and text.count("### Speed") == 1
     published.unlink()
     cfg.publish = None
     assert "published" not in bench.write_reports(result, cfg) and not published.exists()
