@@ -17,7 +17,7 @@ Two ways to run one step (``mode``, see :data:`MODES`), mirroring ``reference_to
   speed: in-place element-wise work, the book's ``1/(1 + exp(-a))`` sigmoid (four passes instead
   of six), and the logits held transposed, one column per sample, because NumPy reduces a
   (10, N) array along its rows several times faster than a (N, 10) array along its short
-  columns (3 µs against 8-11 µs for N = 100).  Same maths, other rounding: it agrees with the
+  columns (measured: benchmarks/RESULTS.md).  Same maths, other rounding: it agrees with the
   eager path to rounding in float64 and within float32 noise in float32 (bounds measured in
   ``tests/test_numpy_training.py``).  This is the float32 fast mode of the book's run.
 """
@@ -153,8 +153,7 @@ def _data(net: TwoLayerNet, x: np.ndarray, t: np.ndarray, name: str) -> tuple[np
 
 #: Rows per block of an accuracy pass.  A 2048-row block keeps the hidden activations
 #: (2048 x 50 floats, 400 KB in float32) in L2 while the element-wise ops run over them; one
-#: block over all 60,000 rows spills to memory.  Measured on the 2-core CI machine: a float32
-#: train-set pass takes 82 ms in blocks against 119 ms in one piece (float64: 135 against 195).
+#: block over all 60,000 rows spills to memory (measured: benchmarks/RESULTS.md).
 _EVAL_BLOCK = 2048
 
 
@@ -452,9 +451,7 @@ def _run_eager(
 #: BLAS runs on one thread in each (two threads on two cores instead of BLAS's two threads
 #: inside each product).  A step has three products, the overlap takes one of them (and the
 #: accuracy passes) off the main thread, so it wins while two BLAS threads speed one product up
-#: less than 1.5x.  Measured on the 2-core CI machine (OpenBLAS 0.3.31, float32): 1.26x at
-#: 100x784x50 (the book's run), 1.39x at 200x784x50, 1.46x at 500x784x50, 1.75x at 1000x784x50.
-#: The book's float32 run, 5 interleaved pairs: 4.53 s overlapped against 4.94 s serial (medians).
+#: less than 1.5x (measured: benchmarks/RESULTS.md).
 _OVERLAP_MAX_MACS = 1 << 24
 #: Bytes of work (batch, parameters, mask) the main thread may queue ahead of the second one;
 #: an accuracy pass lets it run a few hundred steps ahead (~0.5 MB each in the book's run).

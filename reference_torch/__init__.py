@@ -78,9 +78,6 @@ from .training import (
     train,
 )
 
-# training (train, TrainHistory, EarlyStopping, holdout_split, save_params, load_params),
-# mnist (load_mnist, ...) and distributed are added here by the lead once they exist.
-
 __all__ = [
     "AdaGrad",
     "Adam",

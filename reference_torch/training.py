@@ -24,9 +24,9 @@ What is different is only where the data lives and when the host looks at it:
   the product (``addmm``), ``torch.sigmoid`` and its backward, ``softmax`` and
   ``cross_entropy``, and one ``sub_(g, alpha=lr)`` per parameter.  Same maths, other kernels,
   so other rounding: it agrees with the eager path to rounding in float64 and within float32
-  noise in float32 (bounds measured in ``tests/test_torch_training.py``).  On a 2-core CPU the
-  eager mirror pays a few µs of dispatch for each of its small ops, which is what the fused
-  step removes.
+  noise in float32 (bounds measured in ``tests/test_torch_training.py``).  The eager mirror
+  pays torch's dispatch cost for each of its small ops, which is what the fused step removes
+  (measured: benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,11 @@
-"""Shared fixtures: where the full MNIST lives for tests and CI."""
+"""Shared fixtures (where the full MNIST lives for tests and CI) and hypothesis' profiles.
+
+Profiles: ``ci`` (the default) runs a fixed set of examples on every run (derandomized, no
+example database), so a red run is a bug and replays identically; ``explore``
+(``HYPOTHESIS_PROFILE=explore``, ``HYPOTHESIS_EXAMPLES`` examples per test, default 2000) draws
+new random examples each run to look for failures.  A failure found there is kept in the test as
+an explicit ``@example``, so ``ci`` runs it from then on.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,21 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=50, derandomize=True, database=None, deadline=None, print_blob=True
+)
+settings.register_profile(
+    "explore",
+    max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "2000")),
+    derandomize=False,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _MNIST_FILES = (

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import reference_numpy as rn
@@ -178,7 +178,6 @@ def test_array_likes_accepted_at_top_level():
     parity("softmax", (X[::-1, ::-1],), rtol=1e-15, atol=1e-15)
 
 
-@settings(max_examples=30, deadline=None)
 @given(
     st.integers(1, 6),
     st.integers(2, 7),
@@ -190,8 +189,30 @@ def test_property_parity_random_shapes_and_scales(n, k, scale, name, seed):
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((n, k)) * scale
     args = (a,) if name == "log_softmax" else (a, rng.integers(0, k, n))
-    # A few ulp of the largest magnitude involved (|a| up to ~4e3 here).
-    parity(name, args, rtol=1e-15, atol=4e-16 * max(1.0, float(np.abs(a).max())))
+    parity(name, args, **_log_softmax_family_tolerance(name, a))
+
+
+def _log_softmax_family_tolerance(name: str, a: np.ndarray) -> dict:
+    """How far the two engines may be apart, derived from the operations they share.
+
+    Both shift z = a - max(a); in whatever order an engine does it, its z is within δ = 2eps·M
+    of the exact one (M = max|a|).  lse = log Σ exp z: exp turns δ into a relative δ, exp and
+    log are within 1 ulp, the K-term sum (≥ 1, as max z = 0) is within (K - 1)·eps relative in
+    any order, and lse ∈ [0, log K]: |Δlse| ≤ δ + (K + 2)·eps.
+    log_softmax = z - lse: ≤ 2δ + (K + 2)·eps apart, plus its own rounding (rtol eps).
+    softmax_cross_entropy averages n such terms (|ℓ| ≤ 2M + log K) in any order:
+    + (n - 1)·eps·(2M + log K).
+    Its gradient (softmax - onehot)/n: softmax = exp z / Σ is within 2δ + (K + 1.5)·eps relative
+    and ≤ 1; minus the one-hot and /n round by ½eps each: atol (2δ + (K + 3)·eps)/n.
+    """
+    eps, (n, k) = np.finfo(np.float64).eps, a.shape
+    m = float(np.abs(a).max())
+    shared = eps * (4 * m + k)  # 2δ + K·eps
+    if name == "log_softmax":
+        return {"rtol": eps, "atol": shared + 2 * eps}
+    if name == "softmax_cross_entropy":
+        return {"rtol": eps, "atol": shared + 2 * eps + (n - 1) * eps * (2 * m + np.log(k))}
+    return {"rtol": 0.0, "atol": (shared + 3 * eps) / n}
 
 
 # The seeds' numbers, bit for bit: the same float64 operations give the same bits.
@@ -720,21 +741,8 @@ def test_plan_tensors_and_masks():
 
 
 def test_public_names_mirror_numpy():
-    # Every reference_numpy public name that belongs to the modules mirrored so far exists here.
-    pending = {
-        "EarlyStopping",
-        "MnistSource",
-        "TrainHistory",
-        "holdout_split",
-        "load_mnist",
-        "load_params",
-        "locate_mnist",
-        "plot_history",
-        "read_idx",
-        "save_params",
-        "train",
-    }
-    missing = set(rn.__all__) - set(rt.__all__) - pending
+    # Every reference_numpy public name exists here too.
+    missing = set(rn.__all__) - set(rt.__all__)
     assert not missing, missing
     assert all(hasattr(rt, n) for n in rt.__all__)
 

@@ -81,10 +81,10 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
-        # bench has options of its own (--repeats, --with-verify, --torch-threads, ...).
-        from .bench import main as bench_main
+        # The bench is its own package with its own options; imported only when asked for.
+        from nnparity_bench.cli import main as bench_main
 
-        return bench_main(argv[1:])
+        return bench_main(argv[1:], prog="python -m verify bench")
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_args(parser, args)

@@ -19,8 +19,8 @@ import numpy as np
 
 __all__ = ["Engine", "NumpyEngine", "TorchEngine", "engines_for", "FUNCTIONS", "reference_engine"]
 
-#: name -> (number of array arguments, has a hand-written backward).  Target-taking losses get
-#: (y, t); activations get (x,).  Backward names follow reference_numpy.
+#: name -> {"kind": "activation" (called as f(x)) or "loss" (called as f(y, t)), "grad": the
+#: name of its hand-written backward in both references, or None where there is none}.
 FUNCTIONS: dict[str, dict[str, object]] = {
     "sigmoid": {"kind": "activation", "grad": "sigmoid_grad"},
     "relu": {"kind": "activation", "grad": "relu_grad"},
@@ -218,9 +218,8 @@ class TorchEngine(Engine):
         self._torch = torch
         if self.device == "cpu" and os.environ.get("NNPARITY_TORCH_THREADS") != "keep":
             # verify interleaves NumPy (OpenBLAS threads) and torch (OpenMP threads) calls on
-            # small arrays; on a 2-core machine the two pools spin against each other.  Measured
-            # here: one 100x784x50 float64 matmul, 2 torch threads 9.5 ms vs 1 thread 0.38 ms
-            # while NumPy work ran beside it.  NNPARITY_TORCH_THREADS=keep leaves torch alone.
+            # small arrays; on a 2-core machine the two pools spin against each other
+            # (measured: benchmarks/RESULTS.md).  NNPARITY_TORCH_THREADS=keep leaves torch alone.
             torch.set_num_threads(1)
         self._tdtype = {"float32": torch.float32, "float64": torch.float64}[self.dtype]
         self._dev = torch.device(self.device)

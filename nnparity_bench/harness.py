@@ -33,7 +33,6 @@ THREAD_ENV_VARS = (
     "OMP_WAIT_POLICY",
     "GOMP_SPINCOUNT",
 )
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -219,11 +218,11 @@ def load_average() -> list[float] | None:
 
 
 def git_commit() -> str | None:
-    """HEAD of the repository the benchmarks live in (read only), or None."""
+    """HEAD of the repository this package lives in (read only), or None when installed."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=REPO_ROOT,
+            cwd=Path(__file__).resolve().parent,
             capture_output=True,
             text=True,
             timeout=10,

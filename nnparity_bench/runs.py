@@ -97,7 +97,7 @@ class RunResult:
 
 
 def book_run(data: MnistData, plan: TrainPlan) -> RunResult:
-    """``benchmarks/book_ch4.run``: the plain book algorithm, on the plan's batches and weights."""
+    """``book_ch4.run``: the plain book algorithm, on the plan's batches and weights."""
     t_tr, t_te = data.one_hot()
     seconds, _, train_acc, test_acc = book_ch4.run(
         data.x_train, t_tr, data.x_test, t_te, iters_num=plan.iters_num,

@@ -1,4 +1,4 @@
-"""Render a benchmark result (the dict ``verify.bench`` builds) as text, Markdown and a PNG.
+"""Render a benchmark result (the dict ``nnparity_bench.cli`` builds) as text, Markdown and a PNG.
 
 The Markdown section is what the README shows: a header line naming the machine, the date, the
 versions and the thread counts, then one table ``what | time (median [min–max]) | ratio |
