@@ -14,7 +14,7 @@ timed-out step logged and the next one started:
  8. calibrate_tf32        the same with TF32 on (calibrate_<class>.json)
  9. calibration_table     both measurements beside the current bounds (calibration_table.md)
 10. bench_gpu             ``python -m verify bench --gpu-only``: eager vs CUDA graph, numerical
-                          gradient on the GPU (bench/bench.json, bench/RESULTS.md)
+                          gradient on the GPU (bench/bench.json, bench/bench.md)
 
 Everything lands under ``--out`` (default ``$OUT``): ``logs/<step>.log`` per step and
 ``summary.json`` (rewritten after every step, so a run cut short still says how far it got).
@@ -74,14 +74,18 @@ PACKAGES: tuple[tuple[str, str, str, bool], ...] = (
     ("pytest", "pytest", "the cuda_tests step", False),
     ("hypothesis", "hypothesis", "some test files import it at collection", False),
 )
-PROJECT_MODULES = ("reference_numpy", "reference_torch", "verify", "verify.bench")
+PROJECT_MODULES = ("reference_numpy", "reference_torch", "verify", "nnparity_bench")
 
 
 # ------------------------------------------------------------------------------ small helpers
 
 
 def atomic_write(path: Path, data: str | bytes) -> Path:
-    """Write through a temporary file in the same folder, then rename (never half-written)."""
+    """Write through a temporary file in the same folder, then rename (never half-written).
+
+    Its own copy, not reference_numpy._validate's: the summary must still be written when the
+    project's imports fail on the device machine (that failure is what it reports).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode() if isinstance(data, str) else data

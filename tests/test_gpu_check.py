@@ -98,7 +98,7 @@ def test_dry_run_writes_every_file(dry_run) -> None:
                  "verify_float64.json", "calibrate_float32_cuda.json", "calibrate_tf32.json",
                  "calibration_table.json", "bench.json", "bench/bench.json"):
         _strict_json(out / name)
-    for name in ("cuda_tests.xml", "calibration_table.md", "bench/RESULTS.md",
+    for name in ("cuda_tests.xml", "calibration_table.md", "bench/bench.md",
                  "verify_float32/report.json", "verify_float64/summary.md"):
         assert (out / name).stat().st_size > 0, name
     for step in gc.STEP_NAMES:
@@ -300,7 +300,7 @@ def test_budget_skips_a_step_that_cannot_fit(tmp_path: Path) -> None:
 def test_gpu_commands_parse_with_the_real_options(tmp_path: Path) -> None:
     """The commands the CUDA run would start: the sizes are the real ones, and verify's and
     bench's own parsers accept every option (a typo would otherwise first show on the GPU)."""
-    from verify import bench
+    from nnparity_bench import config as bench
     from verify.cli import build_parser
 
     run = gc.Run(out=tmp_path, data_dir=SUBSET_DIR, dry_run=False, budget=480.0,
