@@ -16,7 +16,15 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._validate import as_float_array, check_choice, check_finite, check_positive
+from ._validate import (
+    _describe,
+    as_float_array,
+    check_choice,
+    check_finite,
+    check_no_self_overlap,
+    check_positive,
+    check_writeable,
+)
 
 __all__ = [
     "METHODS",
@@ -41,6 +49,18 @@ def _difference(fp: float, f0: float, fm: float, h: float, method: str) -> float
     if method == "forward":
         return (fp - f0) / h
     return (f0 - fm) / h
+
+
+def _value(v: object) -> float:
+    """f's value as a float; anything but a real scalar (a vector, a string) names ``f``."""
+    # A tensor's size is a method; its element count is numel().
+    n = v.numel() if callable(getattr(v, "numel", None)) else getattr(v, "size", 1)
+    if isinstance(v, (str, bytes)) or n != 1:
+        raise TypeError(f"f: expected f(x) to return a real scalar, got {_describe(v)}")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"f: expected f(x) to return a real scalar, got {_describe(v)}") from None
 
 
 def numerical_diff(
@@ -80,6 +100,8 @@ def numerical_gradient(
             f"x: expected a NumPy array (it is perturbed in place), got {type(x).__name__}"
         )
     as_float_array(x, "x", allow_int=False)
+    check_writeable(x, "x")
+    check_no_self_overlap(x, "x")
     check_choice(method, "method", METHODS)
     h = check_positive(h, "h")
     if x.dtype != np.float64:
@@ -90,17 +112,17 @@ def numerical_gradient(
             stacklevel=2,
         )
     grad = np.zeros(x.shape, dtype=np.float64)
-    f0 = float(f(x)) if method != "central" else None
+    f0 = _value(f(x)) if method != "central" else None
     for idx in np.ndindex(x.shape):
         saved = x[idx].copy()
         try:
             fp = fm = None
             if method != "backward":
                 x[idx] = saved + h
-                fp = float(f(x))
+                fp = _value(f(x))
             if method != "forward":
                 x[idx] = saved - h
-                fm = float(f(x))
+                fm = _value(f(x))
         finally:
             x[idx] = saved
         grad[idx] = _difference(fp, f0, fm, h, method)

@@ -21,9 +21,21 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from reference_numpy.gradient import METHODS, PrecisionWarning, _difference, numerical_diff
+from reference_numpy.gradient import (
+    METHODS,
+    PrecisionWarning,
+    _difference,
+    _value,
+    numerical_diff,
+)
 
-from ._validate import as_float_tensor, check_choice, check_finite, check_positive
+from ._validate import (
+    as_float_tensor,
+    check_choice,
+    check_finite,
+    check_inplace_ok,
+    check_positive,
+)
 
 __all__ = [
     "METHODS",
@@ -70,22 +82,23 @@ def numerical_gradient(
             f"x: expected a torch.Tensor (it is perturbed in place), got {type(x).__name__}"
         )
     as_float_tensor(x, "x", allow_int=False)
+    check_inplace_ok(x, "x")
     check_choice(method, "method", METHODS)
     h = check_positive(h, "h")
     _warn_precision(x, h)
     grad = torch.zeros(x.shape, dtype=torch.float64)
     with torch.no_grad():
-        f0 = float(f(x)) if method != "central" else None
+        f0 = _value(f(x)) if method != "central" else None
         for idx in itertools.product(*(range(s) for s in x.shape)):
             saved = x[idx].clone()
             try:
                 fp = fm = None
                 if method != "backward":
                     x[idx] = saved + h
-                    fp = float(f(x))
+                    fp = _value(f(x))
                 if method != "forward":
                     x[idx] = saved - h
-                    fm = float(f(x))
+                    fm = _value(f(x))
             finally:
                 x[idx] = saved
             grad[idx] = _difference(fp, f0, fm, h, method)
