@@ -25,9 +25,10 @@ __all__ = ["plain_arrays", "load_npz", "dumps_json", "loads_json", "load_json_re
 
 
 def plain_arrays(arrays: Mapping[str, object], name: str) -> dict[str, np.ndarray]:
-    """``arrays`` as ndarrays of a numeric, boolean or unicode dtype, checked before anything is written.
+    """``arrays`` as ndarrays of a numeric, boolean or unicode dtype, checked before anything
+    is written.
 
-    Object, string and structured arrays are refused: ``np.savez`` would pickle the first and a
+    Object, bytes and structured arrays are refused: ``np.savez`` would pickle the first and a
     reader would need ``allow_pickle=True`` to open the file.
     """
     out = {}

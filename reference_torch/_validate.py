@@ -206,10 +206,12 @@ def check_targets(
         raise ValueError(f"y: expected a 1-D (K,) or 2-D (N, K) array, got shape {y_shape}")
     k = y_shape[-1]
     n = 1 if len(y_shape) == 1 else y_shape[0]
-    if n == 0 or k == 0:
+    if k == 0:
+        raise ValueError(f"y: expected at least one class, got scores of shape {y_shape}")
+    if n == 0:
+        # A loss or an accuracy over no samples is 0/0: refused rather than returned as NaN.
         raise ValueError(
-            f"y: expected at least one sample and one class, got an empty array of shape "
-            f"{y_shape}"
+            f"{name}: expected targets for at least one sample, got scores of shape {y_shape}"
         )
     if device is not None:
         arr = check_tensor(t, name, device=device, dtype=None)
