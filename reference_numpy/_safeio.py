@@ -15,13 +15,20 @@ import math
 import os
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
 from ._validate import _describe, as_array
 
-__all__ = ["plain_arrays", "load_npz", "dumps_json", "loads_json", "load_json_record"]
+__all__ = [
+    "plain_arrays",
+    "param_arrays",
+    "load_npz",
+    "dumps_json",
+    "loads_json",
+    "load_json_record",
+]
 
 
 def plain_arrays(arrays: Mapping[str, object], name: str) -> dict[str, np.ndarray]:
@@ -41,6 +48,36 @@ def plain_arrays(arrays: Mapping[str, object], name: str) -> dict[str, np.ndarra
             )
         out[key] = arr
     return out
+
+
+def param_arrays(
+    params: Mapping[str, object], to_numpy: Callable[[object], object] = lambda v: v
+) -> dict[str, np.ndarray]:
+    """A network's W1, b1, W2, b2 as plain float arrays of consistent shapes ((I, H), (H,),
+    (H, O), (O,)), checked before a file is written: what ``TwoLayerNet`` can load back.
+    ``to_numpy`` converts an engine's tensors first."""
+    names = ("W1", "b1", "W2", "b2")
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params: expected a dict of arrays {list(names)}, got {_describe(params)}")
+    missing = [k for k in names if k not in params]
+    if missing:
+        raise ValueError(f"params: expected keys {list(names)}, missing {missing}")
+    arrays = plain_arrays({k: to_numpy(params[k]) for k in names}, "params")
+    for k, a in arrays.items():
+        if a.dtype.kind != "f":
+            raise TypeError(f"params[{k!r}]: expected a floating-point array, got {_describe(a)}")
+    w1, w2 = arrays["W1"], arrays["W2"]
+    if w1.ndim != 2 or w2.ndim != 2:
+        raise ValueError(f"params: expected 2-D W1 and W2, got shapes {w1.shape} and {w2.shape}")
+    h, o = w1.shape[1], w2.shape[1]
+    want = {"b1": (h,), "W2": (h, o), "b2": (o,)}
+    for k, shape in want.items():
+        if arrays[k].shape != shape:
+            raise ValueError(
+                f"params[{k!r}]: expected shape {shape} (from W1 {w1.shape} and W2 {w2.shape}), "
+                f"got {arrays[k].shape}"
+            )
+    return arrays
 
 
 def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

@@ -22,6 +22,8 @@ __all__ = [
     "check_no_self_overlap",
     "check_positive",
     "check_choice",
+    "check_seed",
+    "check_allocation",
     "check_targets",
     "atomic_write_bytes",
     "atomic_write",
@@ -140,6 +142,42 @@ def check_positive(value: float, name: str, *, allow_zero: bool = False) -> floa
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name}: expected a finite number {bound}, got {value!r}")
     return v
+
+
+def _seed_int(v: object) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
+
+
+def check_seed(seed: object, name: str = "seed") -> None:
+    """Raise unless ``seed`` is what ``np.random.default_rng`` takes: None, a non-negative int
+    or a sequence of them, a SeedSequence, a BitGenerator or a Generator."""
+    rng_types = (np.random.SeedSequence, np.random.BitGenerator, np.random.Generator)
+    ok = (
+        seed is None
+        or _seed_int(seed)
+        or isinstance(seed, rng_types)
+        or (isinstance(seed, (list, tuple)) and len(seed) > 0 and all(map(_seed_int, seed)))
+    )
+    if not ok:
+        raise TypeError(f"{name}: expected None or a non-negative int, got {_describe(seed)}")
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def check_allocation(nbytes: int, name: str, what: str) -> None:
+    """Raise ValueError, before allocating, when ``what`` needs more bytes than the machine's
+    physical memory (NumPy would raise a MemoryError that names no argument, or swap)."""
+    total = _physical_memory()
+    if total is not None and nbytes > total:
+        raise ValueError(
+            f"{name}: {what} would need {nbytes / 2**30:.3g} GiB, more than this machine's "
+            f"{total / 2**30:.3g} GiB of memory"
+        )
 
 
 def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:

@@ -19,6 +19,7 @@ import numpy as np
 from ._validate import (
     _describe,
     as_float_array,
+    check_allocation,
     check_choice,
     check_finite,
     check_no_self_overlap,
@@ -51,6 +52,12 @@ def _difference(fp: float, f0: float, fm: float, h: float, method: str) -> float
     return (f0 - fm) / h
 
 
+def _scalar(v: object) -> object:
+    """``v`` itself (a float, a 0-d array or tensor) after checking it is one real number."""
+    _value(v)
+    return v
+
+
 def _value(v: object) -> float:
     """f's value as a float; anything but a real scalar (a vector, a string) names ``f``."""
     # A tensor's size is a method; its element count is numel().
@@ -73,9 +80,9 @@ def numerical_diff(
     """
     check_choice(method, "method", METHODS)
     h = check_positive(h, "h")
-    fp = f(x + h) if method != "backward" else None
-    fm = f(x - h) if method != "forward" else None
-    f0 = f(x) if method != "central" else None
+    fp = _scalar(f(x + h)) if method != "backward" else None
+    fm = _scalar(f(x - h)) if method != "forward" else None
+    f0 = _scalar(f(x)) if method != "central" else None
     return _difference(fp, f0, fm, h, method)
 
 
@@ -102,6 +109,7 @@ def numerical_gradient(
     as_float_array(x, "x", allow_int=False)
     check_writeable(x, "x")
     check_no_self_overlap(x, "x")
+    check_finite(x, "x")
     check_choice(method, "method", METHODS)
     h = check_positive(h, "h")
     if x.dtype != np.float64:
@@ -154,7 +162,11 @@ def convergence_order(
     and the fit measures only rounding: choose f accordingly.
     """
     check_choice(method, "method", METHODS)
-    hs = np.geomspace(1e-1, 1e-3, 9) if hs is None else np.asarray(hs, dtype=np.float64)
+    hs = (
+        np.geomspace(1e-1, 1e-3, 9)
+        if hs is None
+        else as_float_array(hs, "hs").astype(np.float64, copy=False)
+    )
     if hs.ndim != 1 or hs.size < 2:
         raise ValueError(f"hs: expected at least two step sizes, got {hs!r}")
     errs = difference_errors(f, x, exact, hs, method)
@@ -187,8 +199,12 @@ def gradient_descent(
     if isinstance(step_num, bool) or not isinstance(step_num, (int, np.integer)) or step_num < 0:
         raise ValueError(f"step_num: expected a non-negative int, got {step_num!r}")
     grad_fn = grad if grad is not None else (lambda p: numerical_gradient(f, p))
+    check_allocation(8 * step_num * x.size, "step_num", f"the path of {step_num} steps")
     path = np.empty((step_num, *x.shape), dtype=np.float64)
     for i in range(step_num):
         path[i] = x
-        x -= lr * grad_fn(x)
+        g = np.asarray(grad_fn(x))
+        if g.shape != x.shape:
+            raise ValueError(f"grad: expected grad(x) of shape {x.shape}, got {g.shape}")
+        x -= lr * g
     return x, path

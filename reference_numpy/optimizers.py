@@ -190,7 +190,7 @@ class Adam(Optimizer):
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
         super().__init__(lr)
         for name, b in (("beta1", beta1), ("beta2", beta2)):
-            if not 0 <= float(b) < 1:
+            if not 0 <= check_positive(b, name, allow_zero=True) < 1:
                 raise ValueError(f"{name}: expected a value in [0, 1), got {b!r}")
         self.beta1, self.beta2 = float(beta1), float(beta2)
         self.iter = 0

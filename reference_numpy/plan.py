@@ -19,6 +19,7 @@ from ._validate import (
     _describe,
     as_array,
     atomic_write,
+    check_allocation,
     check_choice,
     check_finite,
     check_positive,
@@ -77,6 +78,7 @@ class TrainPlan:
             raise ValueError(f"seed: expected a non-negative int, got {self.seed!r}")
         check_choice(self.sampling, "sampling", SAMPLING)
         check_positive(self.weight_init_std, "weight_init_std", allow_zero=True)
+        check_positive(self.dropout_ratio, "dropout_ratio", allow_zero=True)
         if not 0 <= float(self.dropout_ratio) < 1:
             raise ValueError(
                 f"dropout_ratio: expected a value in [0, 1), got {self.dropout_ratio!r}"
@@ -92,6 +94,11 @@ class TrainPlan:
                 f"sampling 'shuffle', got {self.batch_size}"
             )
         if self.batch_indices is None:
+            if self.sampling != "full":
+                check_allocation(
+                    8 * self.iters_num * self.batch_size, "iters_num",
+                    f"the batch indices of {self.iters_num} iterations of {self.batch_size}",
+                )  # fmt: skip
             self.batch_indices = self._draw_indices()
         else:
             self._check_indices(self.batch_indices)
@@ -196,6 +203,8 @@ class TrainPlan:
 
         Drawn from its own stream per iteration, so a replay needs no shared RNG state.
         """
+        if not 0 <= i < self.iters_num:
+            raise IndexError(f"i: expected an iteration in [0, {self.iters_num}), got {i}")
         if not self.dropout_ratio:
             return None
         n = self.batch_size if rows is None else rows

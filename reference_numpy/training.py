@@ -37,9 +37,16 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from ._safeio import dumps_json, load_json_record, load_npz, plain_arrays
+from ._safeio import dumps_json, load_json_record, load_npz, param_arrays
 from ._train_checks import check_train_inputs, nonfinite_stop
-from ._validate import atomic_write, atomic_write_bytes, check_choice, check_positive, check_targets
+from ._validate import (
+    atomic_write,
+    atomic_write_bytes,
+    check_choice,
+    check_positive,
+    check_seed,
+    check_targets,
+)
 from .functions import CEE_DELTA, _sigmoid_inplace
 from .networks import PARAM_NAMES, TwoLayerNet
 from .optimizers import SGD, Optimizer
@@ -101,7 +108,7 @@ class EarlyStopping:
     def __post_init__(self) -> None:
         if (
             isinstance(self.patience, bool)
-            or not isinstance(self.patience, int)
+            or not isinstance(self.patience, (int, np.integer))
             or self.patience < 1
         ):
             raise ValueError(f"patience: expected a positive int, got {self.patience!r}")
@@ -115,7 +122,8 @@ def holdout_split(
     n = len(x)
     if len(t) != n:
         raise ValueError(f"t: expected {n} rows to match x, got {len(t)}")
-    if isinstance(n_val, bool) or not isinstance(n_val, int) or not 0 < n_val < n:
+    check_seed(seed)
+    if isinstance(n_val, bool) or not isinstance(n_val, (int, np.integer)) or not 0 < n_val < n:
         raise ValueError(f"n_val: expected an int in (0, {n}), got {n_val!r}")
     perm = np.random.default_rng(seed).permutation(n)
     rest, val = perm[n_val:], perm[:n_val]
@@ -558,10 +566,7 @@ def _run_fused(
 
 def save_params(params: dict[str, np.ndarray], path: str | os.PathLike[str]) -> None:
     """Save parameters to .npz atomically (plain arrays, no pickle)."""
-    missing = [k for k in PARAM_NAMES if k not in params]
-    if missing:
-        raise ValueError(f"params: expected keys {list(PARAM_NAMES)}, missing {missing}")
-    arrays = plain_arrays({k: params[k] for k in PARAM_NAMES}, "params")
+    arrays = param_arrays(params)
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from reference_numpy._safeio import plain_arrays
+from reference_numpy._safeio import param_arrays
 from reference_numpy.training import _EVAL_BLOCK, EarlyStopping, TrainHistory, _Best, _fusable
 from reference_numpy.training import _labels as _np_labels
 from reference_numpy.training import holdout_split as np_holdout_split
@@ -633,14 +633,9 @@ def holdout_split(
 def save_params(params: Mapping[str, Tensor | np.ndarray], path: str | os.PathLike[str]) -> None:
     """Save parameters to .npz atomically, in their dtype (plain arrays, no pickle), readable
     by ``reference_numpy.training.load_params``."""
-    missing = [k for k in PARAM_NAMES if k not in params]
-    if missing:
-        raise ValueError(f"params: expected keys {list(PARAM_NAMES)}, missing {missing}")
-    arrays = {
-        k: (v.detach().cpu().numpy() if isinstance(v, Tensor) else v)
-        for k, v in ((k, params[k]) for k in PARAM_NAMES)
-    }
-    arrays = plain_arrays(arrays, "params")
+    arrays = param_arrays(
+        params, lambda v: v.detach().cpu().numpy() if isinstance(v, Tensor) else v
+    )
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 

@@ -381,6 +381,20 @@ ROWS: list[Row] = [
         L(lambda e: (lambda x: 0.0)), RAGGED), ValueError, "init_x: expected an array"),
     Row("gradient", "convergence_order-one-step", call("convergence_order", math.exp, 0.0, 1.0,
         hs=[1e-2]), ValueError, "hs: expected at least two step sizes"),
+    Row("gradient", "numerical_gradient-nan-x", call("numerical_gradient",
+        L(lambda e: (lambda x: float(x.sum()))), A(np.array([np.nan, 1.0]))), ValueError,
+        r"x: expected finite values, got nan at index \(0,\)"),
+    Row("gradient", "numerical_diff-vector-f", call("numerical_diff",
+        lambda x: np.array([x, x]), 1.0), TypeError, r"f: expected f\(x\) to return a real",
+        engines=SHARED),
+    Row("gradient", "convergence_order-string-hs", call("convergence_order", math.exp, 0.0,
+        1.0, hs="abc"), TypeError, "hs: expected a real numeric array"),
+    Row("gradient", "gradient_descent-grad-shape", call("gradient_descent",
+        L(lambda e: (lambda x: 0.0)), A(np.ones(2)), grad=L(lambda e: (lambda x: e.arr(
+            np.ones(3))))), ValueError, r"grad: expected grad\(x\)"),
+    Row("gradient", "gradient_descent-huge-path", call("gradient_descent",
+        L(lambda e: (lambda x: 0.0)), A(np.ones(2)), step_num=10**15), ValueError,
+        "step_num: the path of 1000000000000000 steps would need"),
     Row("gradient", "numerical_gradient_batched-bad-shape", call("numerical_gradient_batched",
         lambda pts: pts.sum(), A(np.array([1.0, 2.0]))), ValueError,
         r"f_batched: expected a tensor of shape", engines=("torch",)),
@@ -427,6 +441,13 @@ ROWS: list[Row] = [
         "weight_decay_lambda: expected a real number"),
     Row("networks", "SimpleNet-ragged-W", custom(lambda e, d: (e.m.SimpleNet, (RAGGED,), {})),
         (ValueError, TypeError), "W: expected"),
+    Row("networks", "SimpleNet.loss-wrong-width", method(lambda e, d: e.m.SimpleNet(seed=0),
+        "loss", A(np.ones((2, 5))), A(np.array([0, 1]))), ValueError,
+        r"x: expected shape \(2,\) or \(N, 2\)"),
+    Row("networks", "init_params-string-seed", call("init_params", 4, 3, 2, seed="a"),
+        TypeError, "seed: expected None or a non-negative int", engines=SHARED),
+    Row("networks", "TwoLayerNet-negative-seed", custom(lambda e, d: (e.m.TwoLayerNet,
+        (4, 3, 2), {"seed": -1})), TypeError, "seed: expected None or a non-negative int"),
     Row("networks", "init_params-zero-size", call("init_params", 0, 3, 2), ValueError,
         "input_size: expected a positive int"),
     # ------------------------------------------------------------------ optimizers
@@ -456,6 +477,8 @@ ROWS: list[Row] = [
         "lr: expected a real number"),
     Row("optimizers", "Momentum-string-momentum", call("Momentum", 0.1, "0.9"), TypeError,
         "momentum: expected a real number"),
+    Row("optimizers", "Adam-string-beta", call("Adam", 0.1, "0.9"), TypeError,
+        "beta1: expected a real number"),
     Row("optimizers", "RMSprop-decay-1", call("RMSprop", 0.1, 1.0), ValueError,
         r"decay_rate: expected a value in \(0, 1\)"),
     Row("optimizers", "Adam-beta-1", call("Adam", 0.1, 1.0), ValueError,
@@ -511,6 +534,18 @@ ROWS: list[Row] = [
     Row("plan", "TrainPlan.load-bad-values", custom(lambda e, d: (e.m.TrainPlan.load,
         (_plan_with(d, meta_batch_size=np.int64(0)),), {})), ValueError,
         r"bad\.npz: not a valid TrainPlan: batch_size: expected a positive int", engines=SHARED),
+    Row("plan", "TrainPlan-string-dropout", custom(lambda e, d: (e.m.TrainPlan, (6, 2, 3),
+        {"dropout_ratio": "0.5"})), TypeError, "dropout_ratio: expected a real number",
+        engines=SHARED),
+    Row("plan", "TrainPlan-huge", custom(lambda e, d: (e.m.TrainPlan, (6, 2, 10**15), {})),
+        ValueError, "iters_num: the batch indices of 1000000000000000 iterations of 2 would "
+        "need", engines=SHARED),
+    Row("plan", "TrainPlan.dropout_mask-out-of-range", method(lambda e, d: plan(
+        dropout_ratio=0.5), "dropout_mask", 3), IndexError,
+        r"i: expected an iteration in \[0, 3\), got 3", engines=SHARED),
+    Row("plan", "dropout_mask-out-of-range", custom(lambda e, d: (e.m.dropout_mask,
+        (plan(dropout_ratio=0.5), -1), {})), IndexError, "i: expected an iteration",
+        engines=("torch",)),
     Row("plan", "plan_tensors-not-plan", call("plan_tensors", "plan"), TypeError,
         "plan: expected a TrainPlan", engines=("torch",)),
     Row("plan", "dropout_masks-bad-window", custom(lambda e, d: (e.m.dropout_masks,
@@ -525,6 +560,19 @@ ROWS: list[Row] = [
         r"params\['b1'\]: expected an array"),
     Row("files", "save_params-missing-key", custom(lambda e, d: (e.m.save_params,
         ({"W1": np.zeros((4, 3))}, d / "p.npz"), {})), ValueError, "params: expected keys"),
+    Row("files", "save_params-inconsistent-shapes", custom(lambda e, d: (e.m.save_params,
+        ({**e.params(), "b1": e.arr(np.zeros(4))}, d / "p.npz"), {})), ValueError,
+        r"params\['b1'\]: expected shape \(3,\) \(from W1 \(4, 3\)"),
+    Row("files", "save_params-1d-weights", custom(lambda e, d: (e.m.save_params,
+        ({**e.params(), "W1": e.arr(np.zeros(4))}, d / "p.npz"), {})), ValueError,
+        "params: expected 2-D W1 and W2"),
+    Row("files", "save_params-int-array", custom(lambda e, d: (e.m.save_params,
+        ({**e.params(), "b2": e.arr(np.zeros(2, np.int64))}, d / "p.npz"), {})), TypeError,
+        r"params\['b2'\]: expected a floating-point array"),
+    Row("files", "save_params-not-dict", custom(lambda e, d: (e.m.save_params,
+        ([1, 2], d / "p.npz"), {})), TypeError, "params: expected a dict of arrays"),
+    Row("files", "load_params-missing-file", custom(lambda e, d: (e.m.load_params,
+        (d / "none.npz",), {})), FileNotFoundError, r"none\.npz"),
     Row("files", "load_params-truncated", custom(lambda e, d: (e.m.load_params,
         (truncated_npz(d),), {})), ValueError, r"params\.npz: expected an \.npz archive"),
     Row("files", "load_params-not-zip", custom(lambda e, d: (e.m.load_params,
@@ -602,6 +650,8 @@ ROWS: list[Row] = [
         "patience: expected a positive int", engines=SHARED),
     Row("training", "holdout_split-too-many", call("holdout_split", A(np.ones((4, 2))),
         A(np.zeros(4)), 4), ValueError, r"n_val: expected an int in \(0, 4\)"),
+    Row("training", "holdout_split-string-seed", call("holdout_split", A(np.ones((4, 2))),
+        A(np.zeros(4)), 1, seed="x"), TypeError, "seed: expected None or a non-negative int"),
     Row("training", "holdout_split-length-mismatch", call("holdout_split", A(np.ones((4, 2))),
         A(np.zeros(3)), 1), ValueError, "t: expected 4 rows"),
 ]
@@ -772,6 +822,13 @@ def test_shared_classes_are_one_class():
     assert rt.TrainPlan is rn.TrainPlan
     assert rt.TrainHistory is rn.TrainHistory
     assert rt.EarlyStopping is rn.EarlyStopping
+
+
+def test_numpy_integers_are_ints():
+    """Counts given as NumPy integers (a shape entry, an array element) are accepted."""
+    rn.EarlyStopping(np.int64(2))
+    (_, _), (xv, _) = rn.holdout_split(np.ones((4, 2)), np.zeros(4), np.int64(1))
+    assert len(xv) == 1
 
 
 def counts() -> Counter[str]:
