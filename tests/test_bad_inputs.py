@@ -406,7 +406,9 @@ ROWS: list[Row] = [
         for m in ("loss", "accuracy", "gradient")
     ),  # fmt: skip
     Row("networks", "TwoLayerNet.loss-ragged-x", method(lambda e, d: e.net(), "loss", RAGGED,
-        A(T_LAB)), (ValueError, TypeError), "x: expected", engines=("numpy", "torch")),
+        A(T_LAB)), ValueError, "x: expected an array", engines=("numpy",)),
+    Row("networks", "TwoLayerNet.loss-list-x", method(lambda e, d: e.net(), "loss", RAGGED,
+        A(T_LAB)), TypeError, "x: expected a torch.Tensor", engines=("torch",)),
     Row("networks", "TwoLayerNet.loss-requires-grad-x", method(lambda e, d: e.net(), "loss",
         torch.ones(2, 4, requires_grad=True), T_LAB), TypeError, "x: expected a NumPy array",
         engines=("numpy",)),
@@ -440,7 +442,7 @@ ROWS: list[Row] = [
         (4, 3, 2), {"weight_decay_lambda": "0.1"})), TypeError,
         "weight_decay_lambda: expected a real number"),
     Row("networks", "SimpleNet-ragged-W", custom(lambda e, d: (e.m.SimpleNet, (RAGGED,), {})),
-        (ValueError, TypeError), "W: expected"),
+        ValueError, "W: expected an array"),
     Row("networks", "SimpleNet.loss-wrong-width", method(lambda e, d: e.m.SimpleNet(seed=0),
         "loss", A(np.ones((2, 5))), A(np.array([0, 1]))), ValueError,
         r"x: expected shape \(2,\) or \(N, 2\)"),
@@ -829,6 +831,19 @@ def test_numpy_integers_are_ints():
     rn.EarlyStopping(np.int64(2))
     (_, _), (xv, _) = rn.holdout_split(np.ones((4, 2)), np.zeros(4), np.int64(1))
     assert len(xv) == 1
+
+
+def test_readme_counts_are_generated():
+    """README's table of cases is the one scripts/bad_input_counts.py generates from ROWS."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("counts", root / "scripts/bad_input_counts.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    stale = "stale: run python scripts/bad_input_counts.py --write"
+    assert mod.readme_with_block(readme) == readme, stale
 
 
 def counts() -> Counter[str]:
