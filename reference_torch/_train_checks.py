@@ -13,20 +13,22 @@ from reference_numpy._train_checks import check_rows as _np_check_rows
 from reference_numpy._train_checks import check_train_inputs as _np_check_train_inputs
 from reference_numpy._train_checks import nonfinite_stop as _np_nonfinite_stop
 
-from ._validate import check_finite
+from ._validate import check_finite, same_device
 
 __all__ = ["check_rows", "check_train_inputs", "nonfinite_stop"]
 
 
-def check_rows(x: object, name: str, why: str, *, allow_nonfinite: bool) -> None:
+def check_rows(
+    x: object, name: str, why: str, *, allow_nonfinite: bool, device: torch.device | None = None
+) -> None:
     """``reference_numpy._train_checks.check_rows`` for a tensor (one host read on CUDA) or an
-    array."""
+    array.  A tensor off ``device`` is not read: ``train`` refuses it by its device."""
     if not isinstance(x, torch.Tensor):
         _np_check_rows(x, name, why, allow_nonfinite=allow_nonfinite)
         return
     if x.ndim >= 1 and x.shape[0] == 0:
         raise ValueError(f"{name}: expected at least one row ({why}), got shape {tuple(x.shape)}")
-    if not allow_nonfinite:
+    if not allow_nonfinite and (device is None or same_device(x.device, device)):
         check_finite(x, name)
 
 
@@ -42,9 +44,13 @@ def check_train_inputs(
     classes: Mapping[str, tuple[type, str]],
 ) -> None:
     """Every check ``train`` makes before touching anything (see reference_numpy's)."""
+    def rows(x: object, name: str, why: str, *, allow_nonfinite: bool) -> None:
+        # Called after the network's type is checked, so it has a device.
+        check_rows(x, name, why, allow_nonfinite=allow_nonfinite, device=network.device)
+
     _np_check_train_inputs(
         network, plan, optimizer, early_stopping, data,
-        allow_nonfinite=allow_nonfinite, mode=mode, classes=classes, rows=check_rows,
+        allow_nonfinite=allow_nonfinite, mode=mode, classes=classes, rows=rows,
     )  # fmt: skip
 
 

@@ -41,11 +41,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from reference_numpy._safeio import param_arrays
 from reference_numpy.training import _EVAL_BLOCK, EarlyStopping, TrainHistory, _Best, _fusable
 from reference_numpy.training import _labels as _np_labels
 from reference_numpy.training import holdout_split as np_holdout_split
 
+from ._safeio import param_arrays
 from ._train_checks import check_train_inputs, nonfinite_stop
 from ._validate import atomic_write, check_choice, check_targets, check_tensor
 from .functions import CEE_DELTA
@@ -633,9 +633,7 @@ def holdout_split(
 def save_params(params: Mapping[str, Tensor | np.ndarray], path: str | os.PathLike[str]) -> None:
     """Save parameters to .npz atomically, in their dtype (plain arrays, no pickle), readable
     by ``reference_numpy.training.load_params``."""
-    arrays = param_arrays(
-        params, lambda v: v.detach().cpu().numpy() if isinstance(v, Tensor) else v
-    )
+    arrays = param_arrays(params)
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
