@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array, check_choice, check_positive, check_targets
+from ._validate import (
+    as_float_array,
+    check_choice,
+    check_nonempty,
+    check_positive,
+    check_targets,
+)
 
 __all__ = [
     "step_function",
@@ -104,17 +110,28 @@ def relu_grad(x: np.ndarray) -> np.ndarray:
     return (x > 0).astype(x.dtype)
 
 
+def _scores(a: object) -> np.ndarray:
+    """``a`` for (log-)softmax: at least 1-D with at least one class on the last axis (a max
+    over no classes has no value; a scalar has no axis to normalise over)."""
+    a = as_float_array(a, "a")
+    if a.ndim == 0:
+        raise ValueError(
+            "a: expected at least 1 dimension (scores over the last axis), got a scalar"
+        )
+    if a.shape[-1] == 0:
+        raise ValueError(
+            f"a: expected at least one score on the last axis, got shape {a.shape}"
+        )
+    return a
+
+
 def softmax(a: np.ndarray) -> np.ndarray:
     """softmax(a)_k = exp(a_k - max a) / Σ_j exp(a_j - max a), over the last axis.
 
     Subtracting the max changes nothing mathematically but keeps exp from overflowing:
     ``softmax([1010, 1000, 990])`` is finite.
     """
-    a = as_float_array(a, "a")
-    if a.ndim == 0:
-        raise ValueError(
-            "a: expected at least 1 dimension (scores over the last axis), got a scalar"
-        )
+    a = _scores(a)
     e = a - np.max(a, axis=-1, keepdims=True)
     np.exp(e, out=e)
     e /= np.sum(e, axis=-1, keepdims=True)
@@ -123,7 +140,7 @@ def softmax(a: np.ndarray) -> np.ndarray:
 
 def log_softmax(a: np.ndarray) -> np.ndarray:
     """log softmax(a) = a - logsumexp(a), over the last axis; exact where softmax underflows."""
-    a = as_float_array(a, "a")
+    a = _scores(a)
     shifted = a - np.max(a, axis=-1, keepdims=True)
     shifted -= np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
     return shifted
@@ -143,6 +160,29 @@ def softmax_backward(y: np.ndarray, dout: np.ndarray) -> np.ndarray:
 def _same_shape(y: np.ndarray, t: np.ndarray, ny: str = "y", nt: str = "t") -> None:
     if y.shape != t.shape:
         raise ValueError(f"{nt}: expected the shape of {ny}, {y.shape}, got {t.shape}")
+
+
+def _pair(y: object, t: object) -> tuple[np.ndarray, np.ndarray]:
+    """y and t of an element-wise loss: float arrays of one shape, not empty (a mean over no
+    elements is NaN, and a loss of nothing is a caller's mistake)."""
+    y = as_float_array(y, "y")
+    t = as_float_array(t, "t")
+    _same_shape(y, t)
+    check_nonempty(y, "y")
+    return y, t
+
+
+def _probabilities(y: np.ndarray, t: np.ndarray) -> None:
+    """Binary cross-entropy takes probabilities: y and t in [0, 1] (NaN passes, as NaN does
+    everywhere here; outside [0, 1] a log of a negative number gives NaN silently)."""
+    for name, a in (("y", y), ("t", t)):
+        bad = np.argwhere((a < 0) | (a > 1))
+        if bad.size:
+            where = tuple(int(i) for i in bad[0])
+            raise ValueError(
+                f"{name}: expected probabilities in [0, 1], got {a[where]} at index {where} "
+                f"({len(bad)} outside)"
+            )
 
 
 def _reduce(sq: np.ndarray, reduction: str) -> np.floating:
@@ -165,9 +205,7 @@ def mean_squared_error(y: np.ndarray, t: np.ndarray, reduction: str = "half_sum"
     * ``"mean"``: E = (1/n) Σ (y - t)²   (the other form the seeds give)
     * ``"sum"``:  E = Σ (y - t)²
     """
-    y = as_float_array(y, "y")
-    t = as_float_array(t, "t")
-    _same_shape(y, t)
+    y, t = _pair(y, t)
     return _reduce((y - t) ** 2, reduction)
 
 
@@ -175,26 +213,20 @@ def mean_squared_error_grad(
     y: np.ndarray, t: np.ndarray, reduction: str = "half_sum"
 ) -> np.ndarray:
     """dE/dy = c (y - t) with c = 1 (half_sum), 2 (sum) or 2/n (mean)."""
-    y = as_float_array(y, "y")
-    t = as_float_array(t, "t")
-    _same_shape(y, t)
+    y, t = _pair(y, t)
     check_choice(reduction, "reduction", REDUCTIONS)
     return _reduce_scale(y.size, reduction) * (y - t)
 
 
 def mean_absolute_error(y: np.ndarray, t: np.ndarray) -> np.floating:
     """E = (1/n) Σ |y - t| over all elements."""
-    y = as_float_array(y, "y")
-    t = as_float_array(t, "t")
-    _same_shape(y, t)
+    y, t = _pair(y, t)
     return np.mean(np.abs(y - t))
 
 
 def mean_absolute_error_grad(y: np.ndarray, t: np.ndarray) -> np.ndarray:
     """dE/dy = sign(y - t) / n, with sign(0) = 0 (the subgradient torch also picks)."""
-    y = as_float_array(y, "y")
-    t = as_float_array(t, "t")
-    _same_shape(y, t)
+    y, t = _pair(y, t)
     return np.sign(y - t) / y.size
 
 
@@ -217,7 +249,7 @@ def cross_entropy_error(y: np.ndarray, t: np.ndarray, delta: float = CEE_DELTA) 
     y = as_float_array(y, "y")
     y2, _ = _batch_view(y)
     t_arr, is_labels = check_targets(y.shape, t)
-    check_positive(delta, "delta", allow_zero=True)
+    delta = check_positive(delta, "delta", allow_zero=True)
     n = y2.shape[0]
     if is_labels:
         return -np.sum(np.log(y2[np.arange(n), t_arr] + delta)) / n
@@ -230,6 +262,7 @@ def cross_entropy_error_grad(y: np.ndarray, t: np.ndarray, delta: float = CEE_DE
     y = as_float_array(y, "y")
     y2, _ = _batch_view(y)
     t_arr, is_labels = check_targets(y.shape, t)
+    delta = check_positive(delta, "delta", allow_zero=True)
     n = y2.shape[0]
     t2 = _one_hot(t_arr, y2.shape, y2.dtype) if is_labels else t_arr.reshape(y2.shape)
     return (-t2 / (n * (y2 + delta))).reshape(y.shape)
@@ -275,15 +308,15 @@ def softmax_cross_entropy_grad(logits: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 def binary_cross_entropy(y: np.ndarray, t: np.ndarray, delta: float = CEE_DELTA) -> np.floating:
     """E = -(1/n) Σ [t log(y + δ) + (1 - t) log(1 - y + δ)] over all elements, y in [0, 1]."""
-    y = as_float_array(y, "y")
-    t = as_float_array(t, "t")
-    _same_shape(y, t)
+    y, t = _pair(y, t)
+    delta = check_positive(delta, "delta", allow_zero=True)
+    _probabilities(y, t)
     return -np.mean(t * np.log(y + delta) + (1 - t) * np.log(1 - y + delta))
 
 
 def binary_cross_entropy_grad(y: np.ndarray, t: np.ndarray, delta: float = CEE_DELTA) -> np.ndarray:
     """dE/dy = -(1/n) [t / (y + δ) - (1 - t) / (1 - y + δ)]."""
-    y = as_float_array(y, "y")
-    t = as_float_array(t, "t")
-    _same_shape(y, t)
+    y, t = _pair(y, t)
+    delta = check_positive(delta, "delta", allow_zero=True)
+    _probabilities(y, t)
     return -(t / (y + delta) - (1 - t) / (1 - y + delta)) / y.size

@@ -16,7 +16,16 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._validate import as_float_array, check_choice, check_finite, check_positive
+from ._validate import (
+    _describe,
+    as_float_array,
+    check_allocation,
+    check_choice,
+    check_finite,
+    check_no_self_overlap,
+    check_positive,
+    check_writeable,
+)
 
 __all__ = [
     "METHODS",
@@ -43,6 +52,24 @@ def _difference(fp: float, f0: float, fm: float, h: float, method: str) -> float
     return (f0 - fm) / h
 
 
+def _scalar(v: object) -> object:
+    """``v`` itself (a float, a 0-d array or tensor) after checking it is one real number."""
+    _value(v)
+    return v
+
+
+def _value(v: object) -> float:
+    """f's value as a float; anything but a real scalar (a vector, a string) names ``f``."""
+    # A tensor's size is a method; its element count is numel().
+    n = v.numel() if callable(getattr(v, "numel", None)) else getattr(v, "size", 1)
+    if isinstance(v, (str, bytes)) or n != 1:
+        raise TypeError(f"f: expected f(x) to return a real scalar, got {_describe(v)}")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"f: expected f(x) to return a real scalar, got {_describe(v)}") from None
+
+
 def numerical_diff(
     f: Callable[[float], float], x: float, h: float = 1e-4, method: str = "central"
 ) -> float:
@@ -53,9 +80,9 @@ def numerical_diff(
     """
     check_choice(method, "method", METHODS)
     h = check_positive(h, "h")
-    fp = f(x + h) if method != "backward" else None
-    fm = f(x - h) if method != "forward" else None
-    f0 = f(x) if method != "central" else None
+    fp = _scalar(f(x + h)) if method != "backward" else None
+    fm = _scalar(f(x - h)) if method != "forward" else None
+    f0 = _scalar(f(x)) if method != "central" else None
     return _difference(fp, f0, fm, h, method)
 
 
@@ -80,6 +107,9 @@ def numerical_gradient(
             f"x: expected a NumPy array (it is perturbed in place), got {type(x).__name__}"
         )
     as_float_array(x, "x", allow_int=False)
+    check_writeable(x, "x")
+    check_no_self_overlap(x, "x")
+    check_finite(x, "x")
     check_choice(method, "method", METHODS)
     h = check_positive(h, "h")
     if x.dtype != np.float64:
@@ -90,17 +120,17 @@ def numerical_gradient(
             stacklevel=2,
         )
     grad = np.zeros(x.shape, dtype=np.float64)
-    f0 = float(f(x)) if method != "central" else None
+    f0 = _value(f(x)) if method != "central" else None
     for idx in np.ndindex(x.shape):
         saved = x[idx].copy()
         try:
             fp = fm = None
             if method != "backward":
                 x[idx] = saved + h
-                fp = float(f(x))
+                fp = _value(f(x))
             if method != "forward":
                 x[idx] = saved - h
-                fm = float(f(x))
+                fm = _value(f(x))
         finally:
             x[idx] = saved
         grad[idx] = _difference(fp, f0, fm, h, method)
@@ -132,7 +162,11 @@ def convergence_order(
     and the fit measures only rounding: choose f accordingly.
     """
     check_choice(method, "method", METHODS)
-    hs = np.geomspace(1e-1, 1e-3, 9) if hs is None else np.asarray(hs, dtype=np.float64)
+    hs = (
+        np.geomspace(1e-1, 1e-3, 9)
+        if hs is None
+        else as_float_array(hs, "hs").astype(np.float64, copy=False)
+    )
     if hs.ndim != 1 or hs.size < 2:
         raise ValueError(f"hs: expected at least two step sizes, got {hs!r}")
     errs = difference_errors(f, x, exact, hs, method)
@@ -165,8 +199,12 @@ def gradient_descent(
     if isinstance(step_num, bool) or not isinstance(step_num, (int, np.integer)) or step_num < 0:
         raise ValueError(f"step_num: expected a non-negative int, got {step_num!r}")
     grad_fn = grad if grad is not None else (lambda p: numerical_gradient(f, p))
+    check_allocation(8 * step_num * x.size, "step_num", f"the path of {step_num} steps")
     path = np.empty((step_num, *x.shape), dtype=np.float64)
     for i in range(step_num):
         path[i] = x
-        x -= lr * grad_fn(x)
+        g = np.asarray(grad_fn(x))
+        if g.shape != x.shape:
+            raise ValueError(f"grad: expected grad(x) of shape {x.shape}, got {g.shape}")
+        x -= lr * g
     return x, path

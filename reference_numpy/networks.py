@@ -11,7 +11,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._validate import as_float_array, check_choice, check_finite, check_positive, check_targets
+from ._validate import (
+    as_float_array,
+    check_choice,
+    check_finite,
+    check_positive,
+    check_seed,
+    check_targets,
+)
 from .functions import (
     CEE_DELTA,
     cross_entropy_error,
@@ -55,6 +62,7 @@ def init_params(
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name}: expected a positive int, got {v!r}")
     std = check_positive(weight_init_std, "weight_init_std", allow_zero=True)
+    check_seed(seed)
     rng = np.random.default_rng(seed)
     return {
         "W1": std * rng.standard_normal((input_size, hidden_size)),
@@ -78,7 +86,10 @@ class SimpleNet:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """z = x W."""
-        return np.dot(as_float_array(x, "x"), self.W)
+        x = as_float_array(x, "x")
+        if x.ndim not in (1, 2) or x.shape[-1] != 2:
+            raise ValueError(f"x: expected shape (2,) or (N, 2), got {x.shape}")
+        return np.dot(x, self.W)
 
     def loss(self, x: np.ndarray, t: np.ndarray) -> float:
         """L = cross_entropy_error(softmax(x W), t) with the book's δ."""

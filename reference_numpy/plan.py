@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import atomic_write, check_choice, check_positive
-from .networks import init_params
+from ._safeio import load_npz, plain_arrays
+from ._validate import (
+    _describe,
+    as_array,
+    atomic_write,
+    check_allocation,
+    check_choice,
+    check_finite,
+    check_positive,
+)
+from .networks import PARAM_NAMES, init_params
 
 __all__ = ["TrainPlan", "SAMPLING"]
 
@@ -24,6 +34,7 @@ __all__ = ["TrainPlan", "SAMPLING"]
 SAMPLING = ("replacement", "shuffle", "full")
 
 _SIZES = ("input_size", "hidden_size", "output_size")
+_META_INTS = ("train_size", "batch_size", "iters_num", "seed")
 
 
 def _positive_int(v: object, name: str) -> int:
@@ -67,6 +78,7 @@ class TrainPlan:
             raise ValueError(f"seed: expected a non-negative int, got {self.seed!r}")
         check_choice(self.sampling, "sampling", SAMPLING)
         check_positive(self.weight_init_std, "weight_init_std", allow_zero=True)
+        check_positive(self.dropout_ratio, "dropout_ratio", allow_zero=True)
         if not 0 <= float(self.dropout_ratio) < 1:
             raise ValueError(
                 f"dropout_ratio: expected a value in [0, 1), got {self.dropout_ratio!r}"
@@ -82,6 +94,11 @@ class TrainPlan:
                 f"sampling 'shuffle', got {self.batch_size}"
             )
         if self.batch_indices is None:
+            if self.sampling != "full":
+                check_allocation(
+                    8 * self.iters_num * self.batch_size, "iters_num",
+                    f"the batch indices of {self.iters_num} iterations of {self.batch_size}",
+                )  # fmt: skip
             self.batch_indices = self._draw_indices()
         else:
             self._check_indices(self.batch_indices)
@@ -93,6 +110,33 @@ class TrainPlan:
                 self.weight_init_std,
                 seed=self._seed_seq(0),
             )
+        else:
+            self.init = self._check_init(self.init)
+
+    def _check_init(self, init: object) -> dict[str, np.ndarray]:
+        """Given initial weights as float64 copies, after checking keys, dtypes, shapes and
+        values: ``save`` then writes only plain float arrays (never a pickle)."""
+        if not isinstance(init, Mapping):
+            raise TypeError(
+                f"init: expected a dict of arrays {list(PARAM_NAMES)}, got {_describe(init)}"
+            )
+        if sorted(init) != sorted(PARAM_NAMES):
+            raise ValueError(f"init: expected keys {list(PARAM_NAMES)}, got {list(init)}")
+        i, h, o = self.input_size, self.hidden_size, self.output_size
+        shapes = {"W1": (i, h), "b1": (h,), "W2": (h, o), "b2": (o,)}
+        out = {}
+        for k in PARAM_NAMES:
+            arr = as_array(init[k], f"init[{k!r}]")
+            if arr.dtype.kind not in "fiu" or arr.dtype.fields is not None:
+                raise TypeError(f"init[{k!r}]: expected a real numeric array, got {_describe(arr)}")
+            if arr.shape != shapes[k]:
+                raise ValueError(
+                    f"init[{k!r}]: expected shape {shapes[k]} (from the plan's sizes), "
+                    f"got {arr.shape}"
+                )
+            check_finite(arr, f"init[{k!r}]")
+            out[k] = np.array(arr, dtype=np.float64, copy=True)
+        return out
 
     # The seed sequence spawns independent streams: 0 weights, 1 batches, 2 dropout.
     def _seed_seq(self, stream: int, *extra: int) -> np.random.SeedSequence:
@@ -159,6 +203,8 @@ class TrainPlan:
 
         Drawn from its own stream per iteration, so a replay needs no shared RNG state.
         """
+        if not 0 <= i < self.iters_num:
+            raise IndexError(f"i: expected an iteration in [0, {self.iters_num}), got {i}")
         if not self.dropout_ratio:
             return None
         n = self.batch_size if rows is None else rows
@@ -190,23 +236,42 @@ class TrainPlan:
         arrays["meta_weight_init_std"] = np.float64(self.weight_init_std)
         arrays["meta_dropout_ratio"] = np.float64(self.dropout_ratio)
         arrays.update({f"init_{k}": v for k, v in self.init.items()})
+        # The fields are public and may have been reassigned since __post_init__: re-check.
+        arrays = plain_arrays(arrays, "plan")
         if self.batch_indices is not None:
             arrays["batch_indices"] = self.batch_indices
         atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TrainPlan:
-        """Read a plan written by ``save`` (allow_pickle=False)."""
-        with np.load(path, allow_pickle=False) as z:
-            kw = {
-                k[5:]: int(z[k])
-                for k in z.files
-                if k.startswith("meta_")
-                and k not in ("meta_sampling", "meta_weight_init_std", "meta_dropout_ratio")
-            }
+        """Read a plan written by ``save`` (allow_pickle=False).
+
+        Any other file (a params .npz, a truncated archive, a .npy, missing or unknown arrays,
+        values a plan cannot have) is refused with a ValueError that names it.
+        """
+        where = os.fspath(path)
+        z = load_npz(path)
+        ints = [f"meta_{k}" for k in (*_META_INTS, *_SIZES)]
+        floats = ["meta_weight_init_std", "meta_dropout_ratio"]
+        need = [*ints, "meta_sampling", *floats, *(f"init_{k}" for k in PARAM_NAMES)]
+        missing = [k for k in need if k not in z]
+        extra = sorted(set(z) - set(need) - {"batch_indices"})
+        if missing or extra:
+            raise ValueError(
+                f"{where}: expected a TrainPlan archive (from TrainPlan.save), "
+                f"missing {missing}, unexpected {extra}"
+            )
+        try:
+            for k in [*ints, *floats, "meta_sampling"]:
+                if z[k].shape != ():
+                    raise ValueError(f"{k}: expected a scalar, got shape {z[k].shape}")
+            kw: dict = {k[5:]: int(z[k]) for k in ints}
+            if z["meta_sampling"].dtype.kind != "U":
+                got = z["meta_sampling"].dtype
+                raise ValueError(f"meta_sampling: expected a string, got dtype {got}")
             kw["sampling"] = str(z["meta_sampling"])
-            kw["weight_init_std"] = float(z["meta_weight_init_std"])
-            kw["dropout_ratio"] = float(z["meta_dropout_ratio"])
-            init = {k[5:]: z[k] for k in z.files if k.startswith("init_")}
-            idx = z["batch_indices"] if "batch_indices" in z.files else None
-        return cls(**kw, batch_indices=idx, init=init)
+            kw.update({k[5:]: float(z[k]) for k in floats})
+            init = {k: z[f"init_{k}"] for k in PARAM_NAMES}
+            return cls(**kw, batch_indices=z.get("batch_indices"), init=init)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{where}: not a valid TrainPlan: {e}") from None

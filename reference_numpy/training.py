@@ -25,7 +25,6 @@ Two ways to run one step (``mode``, see :data:`MODES`), mirroring ``reference_to
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
@@ -38,7 +37,16 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from ._validate import atomic_write, atomic_write_bytes, check_choice, check_targets
+from ._safeio import dumps_json, load_json_record, load_npz, param_arrays
+from ._train_checks import check_train_inputs, nonfinite_stop
+from ._validate import (
+    atomic_write,
+    atomic_write_bytes,
+    check_choice,
+    check_positive,
+    check_seed,
+    check_targets,
+)
 from .functions import CEE_DELTA, _sigmoid_inplace
 from .networks import PARAM_NAMES, TwoLayerNet
 from .optimizers import SGD, Optimizer
@@ -79,22 +87,14 @@ class TrainHistory:
         return asdict(self)
 
     def save_json(self, path: str | os.PathLike[str]) -> None:
-        """Write the history as JSON, atomically."""
-        data = json.dumps(self.to_dict(), indent=1, default=_json_default).encode()
-        atomic_write_bytes(path, data)
+        """Write the history as strict JSON, atomically (non-finite losses are encoded as
+        ``{"nonfinite": "nan"}`` and decoded by ``load_json``: see ``_safeio``)."""
+        atomic_write_bytes(path, dumps_json(self.to_dict()))
 
     @classmethod
     def load_json(cls, path: str | os.PathLike[str]) -> TrainHistory:
-        with open(path, encoding="utf-8") as f:
-            return cls(**json.load(f))
-
-
-def _json_default(o: object) -> object:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"cannot serialise {type(o).__name__}")
+        """Read ``save_json``'s file; unknown keys are refused, naming the file."""
+        return cls(**load_json_record(path, cls.__dataclass_fields__))
 
 
 @dataclass
@@ -108,12 +108,11 @@ class EarlyStopping:
     def __post_init__(self) -> None:
         if (
             isinstance(self.patience, bool)
-            or not isinstance(self.patience, int)
+            or not isinstance(self.patience, (int, np.integer))
             or self.patience < 1
         ):
             raise ValueError(f"patience: expected a positive int, got {self.patience!r}")
-        if not self.min_delta >= 0:
-            raise ValueError(f"min_delta: expected a number >= 0, got {self.min_delta!r}")
+        self.min_delta = check_positive(self.min_delta, "min_delta", allow_zero=True)
 
 
 def holdout_split(
@@ -123,7 +122,8 @@ def holdout_split(
     n = len(x)
     if len(t) != n:
         raise ValueError(f"t: expected {n} rows to match x, got {len(t)}")
-    if isinstance(n_val, bool) or not isinstance(n_val, int) or not 0 < n_val < n:
+    check_seed(seed)
+    if isinstance(n_val, bool) or not isinstance(n_val, (int, np.integer)) or not 0 < n_val < n:
         raise ValueError(f"n_val: expected an int in (0, {n}), got {n_val!r}")
     perm = np.random.default_rng(seed).permutation(n)
     rest, val = perm[n_val:], perm[:n_val]
@@ -313,8 +313,14 @@ def train(
     t_val: np.ndarray | None = None,
     progress: bool | None = None,
     mode: str = "auto",
+    allow_nonfinite: bool = False,
 ) -> TrainHistory:
     """Run ``plan`` on ``network`` (updated in place) and return the history.
+
+    Everything is checked before the first iteration (``_train_checks``): the sets must have
+    rows and finite values; with ``allow_nonfinite=True`` non-finite data is accepted, the run
+    is eager, and it stops at the first non-finite loss (``history.meta["nonfinite"]`` names
+    the iteration and tensor).
 
     ``optimizer`` defaults to ``SGD(learning_rate)``, the chapter's update.  ``progress``
     defaults to a tqdm bar when stderr is a terminal.  With ``early_stopping``, held-out
@@ -323,6 +329,12 @@ def train(
     but SGD, and weight decay, with a ValueError that says why.  ``history.meta`` records the
     mode actually used.
     """
+    check_train_inputs(
+        network, plan, optimizer, early_stopping,
+        {"x_train": x_train, "x_test": x_test, "x_val": x_val},
+        allow_nonfinite=allow_nonfinite, mode=mode, classes=_CLASSES,
+    )  # fmt: skip
+    mode = "eager" if allow_nonfinite else mode
     if not isinstance(network, TwoLayerNet):
         raise TypeError(f"network: expected a TwoLayerNet, got {type(network).__name__}")
     if not isinstance(plan, TrainPlan):
@@ -365,6 +377,8 @@ def train(
             "overlap": overlap,
         }
     )
+    if allow_nonfinite:
+        hist.meta["allow_nonfinite"] = True
     best = _Best(early_stopping, xva, tva) if early_stopping is not None else None
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=plan.iters_num, disable=not show, desc="train", unit="it", mininterval=0.5)
@@ -381,6 +395,15 @@ def train(
             network.params[k][...] = best.params[k]
     hist.seconds = time.perf_counter() - start
     return hist
+
+
+#: The classes train accepts, with the names a user imports them by (for check_train_inputs).
+_CLASSES = {
+    "network": (TwoLayerNet, "reference_numpy.TwoLayerNet"),
+    "plan": (TrainPlan, "reference_numpy.TrainPlan"),
+    "optimizer": (Optimizer, "a reference_numpy.Optimizer"),
+    "early_stopping": (EarlyStopping, "reference_numpy.EarlyStopping"),
+}
 
 
 class _Best:
@@ -436,6 +459,10 @@ def _run_eager(
         opt._apply(params, grads)
         hist.train_loss_list.append(net._loss(xb, tb, True, mask))
         bar.update(1)
+        if hist.meta.get("allow_nonfinite") and nonfinite_stop(
+            hist, i, hist.train_loss_list[-1], params
+        ):
+            break
         if plan.is_eval_iter(i):
             hist.eval_iters.append(i)
             hist.train_acc_list.append(_correct(net, xtr, ttr) / len(ttr))
@@ -536,19 +563,16 @@ def _run_fused(
 
 def save_params(params: dict[str, np.ndarray], path: str | os.PathLike[str]) -> None:
     """Save parameters to .npz atomically (plain arrays, no pickle)."""
-    missing = [k for k in PARAM_NAMES if k not in params]
-    if missing:
-        raise ValueError(f"params: expected keys {list(PARAM_NAMES)}, missing {missing}")
-    arrays = {k: np.asarray(params[k]) for k in PARAM_NAMES}
+    arrays = param_arrays(params)
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load_params(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Load parameters saved by ``save_params`` (allow_pickle=False: an .npz never runs code)."""
-    with np.load(path, allow_pickle=False) as z:
-        missing = [k for k in PARAM_NAMES if k not in z.files]
-        if missing:
-            raise ValueError(
-                f"{os.fspath(path)}: expected arrays {list(PARAM_NAMES)}, missing {missing}"
-            )
-        return {k: z[k].copy() for k in PARAM_NAMES}
+    z = load_npz(path)
+    missing = [k for k in PARAM_NAMES if k not in z]
+    if missing:
+        raise ValueError(
+            f"{os.fspath(path)}: expected arrays {list(PARAM_NAMES)}, missing {missing}"
+        )
+    return {k: z[k] for k in PARAM_NAMES}

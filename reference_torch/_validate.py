@@ -20,6 +20,7 @@ from reference_numpy._validate import (
     _describe as _describe_numpy,
 )
 from reference_numpy._validate import (
+    as_array,
     as_float_array,
     atomic_write,
     atomic_write_bytes,
@@ -32,6 +33,7 @@ __all__ = [
     "as_tensor_like",
     "check_tensor",
     "check_finite",
+    "check_inplace_ok",
     "check_positive",
     "check_choice",
     "check_targets",
@@ -104,7 +106,7 @@ def as_tensor_like(x: object, like: torch.Tensor, name: str) -> torch.Tensor:
                 f"got one on {x.device}; move it with {name}.to({str(like.device)!r})"
             )
         return x
-    arr = np.asarray(x)
+    arr = as_array(x, name)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected a real numeric array, got {_describe_numpy(x)}")
     return _from_numpy(arr).to(like.device)
@@ -146,12 +148,36 @@ def check_finite(x: torch.Tensor, name: str) -> None:
     """Raise ValueError naming the first non-finite element of ``x`` (a host sync on CUDA)."""
     if not isinstance(x, torch.Tensor):
         x = as_float_tensor(x, name)
-    if (x.is_floating_point() or x.is_complex()) and not bool(torch.isfinite(x).all()):
+    if not (x.is_floating_point() or x.is_complex()):
+        return
+    # A finite sum proves every element finite (one reduction, no boolean temporary); only a
+    # non-finite sum (or an overflow, e.g. in float16) needs the element test.
+    if x.numel() and bool(torch.isfinite(x.sum())):
+        return
+    if not bool(torch.isfinite(x).all()):
         bad = torch.nonzero(~torch.isfinite(x))[0]
         where = tuple(int(i) for i in bad)
         raise ValueError(
             f"{name}: expected finite values, got {x[where].item() if where else x.item()} "
             f"at index {where if where else '()'}"
+        )
+
+
+def check_inplace_ok(x: torch.Tensor, name: str) -> None:
+    """Raise ValueError when ``x`` cannot be written in place element by element: an inference
+    tensor (read-only outside ``torch.inference_mode``) or one whose elements share memory
+    (``expand`` gives stride 0: writing one element would move the others)."""
+    if x.is_inference() and not torch.is_inference_mode_enabled():
+        raise ValueError(
+            f"{name}: expected a tensor that can be changed in place, got an inference tensor "
+            f"(read-only outside torch.inference_mode); pass {name}.clone()"
+        )
+    overlap = torch._debug_has_internal_overlap(x) == 1  # 1: MemOverlap::Yes
+    if overlap or any(st == 0 and n > 1 for n, st in zip(x.shape, x.stride(), strict=True)):
+        raise ValueError(
+            f"{name}: expected a tensor whose elements are distinct in memory, got strides "
+            f"{tuple(x.stride())} for shape {tuple(x.shape)} (an expanded or overlapping "
+            f"view); pass {name}.clone()"
         )
 
 
@@ -180,12 +206,19 @@ def check_targets(
         raise ValueError(f"y: expected a 1-D (K,) or 2-D (N, K) array, got shape {y_shape}")
     k = y_shape[-1]
     n = 1 if len(y_shape) == 1 else y_shape[0]
+    if k == 0:
+        raise ValueError(f"y: expected at least one class, got scores of shape {y_shape}")
+    if n == 0:
+        # A loss or an accuracy over no samples is 0/0: refused rather than returned as NaN.
+        raise ValueError(
+            f"{name}: expected targets for at least one sample, got scores of shape {y_shape}"
+        )
     if device is not None:
         arr = check_tensor(t, name, device=device, dtype=None)
     elif isinstance(t, torch.Tensor):
         arr = t
     else:
-        arr = _from_numpy(np.asarray(t))
+        arr = _from_numpy(as_array(t, name))
     shape = tuple(arr.shape)
     float_dtype = dtype if dtype is not None else torch.float64
     if arr.is_floating_point() and shape == y_shape:
@@ -220,6 +253,18 @@ def check_targets(
             f"{name}: expected one-hot targets of shape {y_shape} or labels of shape {expected}, "
             f"got shape {shape}"
         )
+    if arr.dtype in (torch.uint16, torch.uint32, torch.uint64):
+        # torch has no comparisons for these: check the range in NumPy, before a cast to int64
+        # could wrap a large uint64 to a negative label.
+        flat = arr.reshape(-1).cpu().numpy()
+        bad = np.flatnonzero(flat >= k)
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"{name}: expected labels in [0, {k}), got {int(flat[i])} at index {i} "
+                f"({bad.size} out of range)"
+            )
+        return torch.from_numpy(flat.astype(np.int64)).to(arr.device), True
     labels = arr.reshape(-1).to(torch.int64)
     bad_mask = (labels < 0) | (labels >= k)
     if bool(bad_mask.any()):

@@ -44,6 +44,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from reference_numpy.networks import PARAM_NAMES
 
+from ._safeio import load_npz
 from ._validate import atomic_write
 from .device import precision_guard, resolve_device, resolve_dtype
 from .networks import TwoLayerNet
@@ -299,8 +300,7 @@ def spawn_local(
         nprocs=world_size,
         join=True,
     )
-    with np.load(out, allow_pickle=False) as z:
-        return {k: z[k].copy() for k in z.files}
+    return load_npz(out)  # allow_pickle=False; a bad file is named
 
 
 # --------------------------------------------------------------------------------- CLI

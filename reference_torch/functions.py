@@ -100,6 +100,21 @@ def relu_grad(x: Tensor) -> Tensor:
     return (x > 0).to(x.dtype)
 
 
+def _scores(a: object) -> Tensor:
+    """``a`` for (log-)softmax: at least 1-D with at least one class on the last axis (a max
+    over no classes has no value; a scalar has no axis to normalise over)."""
+    a = as_float_tensor(a, "a")
+    if a.ndim == 0:
+        raise ValueError(
+            "a: expected at least 1 dimension (scores over the last axis), got a scalar"
+        )
+    if a.shape[-1] == 0:
+        raise ValueError(
+            f"a: expected at least one score on the last axis, got shape {tuple(a.shape)}"
+        )
+    return a
+
+
 def softmax(a: Tensor) -> Tensor:
     """softmax(a)_k = exp(a_k - max a) / Σ_j exp(a_j - max a), over the last axis.
 
@@ -107,11 +122,7 @@ def softmax(a: Tensor) -> Tensor:
     ``softmax([1010, 1000, 990])`` is finite.  (The max is detached: softmax does not depend on
     it, so autograd need not route a gradient through it.)
     """
-    a = as_float_tensor(a, "a")
-    if a.ndim == 0:
-        raise ValueError(
-            "a: expected at least 1 dimension (scores over the last axis), got a scalar"
-        )
+    a = _scores(a)
     shifted = a - torch.amax(a, dim=-1, keepdim=True).detach()
     e = torch.exp(shifted)
     return e / torch.sum(e, dim=-1, keepdim=True)
@@ -119,7 +130,7 @@ def softmax(a: Tensor) -> Tensor:
 
 def log_softmax(a: Tensor) -> Tensor:
     """log softmax(a) = a - logsumexp(a), over the last axis; exact where softmax underflows."""
-    a = as_float_tensor(a, "a")
+    a = _scores(a)
     m = torch.amax(a, dim=-1, keepdim=True).detach()
     return a - m - torch.log(torch.sum(torch.exp(a - m), dim=-1, keepdim=True))
 
@@ -147,7 +158,26 @@ def _pair(y: object, t: object) -> tuple[Tensor, Tensor]:
     refused)."""
     y = as_float_tensor(y, "y")
     t = as_float_tensor(as_tensor_like(t, y, "t"), "t")
+    _same_shape(y, t)
+    if y.numel() == 0:
+        # A mean over no elements is NaN, and a loss of nothing is a caller's mistake.
+        raise ValueError(
+            f"y: expected at least one element, got an empty array of shape {tuple(y.shape)}"
+        )
     return y, t
+
+
+def _probabilities(y: Tensor, t: Tensor) -> None:
+    """Binary cross-entropy takes probabilities: y and t in [0, 1] (NaN passes, as NaN does
+    everywhere here; outside [0, 1] a log of a negative number gives NaN silently)."""
+    for name, a in (("y", y), ("t", t)):
+        out = (a < 0) | (a > 1)
+        if bool(out.any()):
+            where = tuple(int(i) for i in torch.nonzero(out)[0])
+            raise ValueError(
+                f"{name}: expected probabilities in [0, 1], got {a[where].item()} at index "
+                f"{where} ({int(out.sum())} outside)"
+            )
 
 
 def _reduce(sq: Tensor, reduction: str) -> Tensor:
@@ -171,14 +201,12 @@ def mean_squared_error(y: Tensor, t: Tensor, reduction: str = "half_sum") -> Ten
     * ``"sum"``:  E = Σ (y - t)²
     """
     y, t = _pair(y, t)
-    _same_shape(y, t)
     return _reduce((y - t) ** 2, reduction)
 
 
 def mean_squared_error_grad(y: Tensor, t: Tensor, reduction: str = "half_sum") -> Tensor:
     """dE/dy = c (y - t) with c = 1 (half_sum), 2 (sum) or 2/n (mean)."""
     y, t = _pair(y, t)
-    _same_shape(y, t)
     check_choice(reduction, "reduction", REDUCTIONS)
     return _reduce_scale(y.numel(), reduction) * (y - t)
 
@@ -186,7 +214,6 @@ def mean_squared_error_grad(y: Tensor, t: Tensor, reduction: str = "half_sum") -
 def mean_absolute_error(y: Tensor, t: Tensor) -> Tensor:
     """E = (1/n) Σ |y - t| over all elements."""
     y, t = _pair(y, t)
-    _same_shape(y, t)
     return torch.mean(torch.abs(y - t))
 
 
@@ -196,7 +223,6 @@ def mean_absolute_error_grad(y: Tensor, t: Tensor) -> Tensor:
     NaN stays NaN, as with np.sign (torch.sign(nan) is 0, so it is put back explicitly).
     """
     y, t = _pair(y, t)
-    _same_shape(y, t)
     d = y - t
     return torch.where(torch.isnan(d), d, torch.sign(d)) / y.numel()
 
@@ -230,7 +256,7 @@ def cross_entropy_error(y: Tensor, t: Tensor, delta: float = CEE_DELTA) -> Tenso
     y = as_float_tensor(y, "y")
     y2, _ = _batch_view(y)
     t_arr, is_labels = _targets(y, t)
-    check_positive(delta, "delta", allow_zero=True)
+    delta = check_positive(delta, "delta", allow_zero=True)
     n = y2.shape[0]
     if is_labels:
         return -torch.sum(torch.log(_take(y2, t_arr) + delta)) / n
@@ -243,6 +269,7 @@ def cross_entropy_error_grad(y: Tensor, t: Tensor, delta: float = CEE_DELTA) -> 
     y = as_float_tensor(y, "y")
     y2, _ = _batch_view(y)
     t_arr, is_labels = _targets(y, t)
+    delta = check_positive(delta, "delta", allow_zero=True)
     n = y2.shape[0]
     t2 = _one_hot(t_arr, y2.shape, y2.dtype) if is_labels else t_arr.reshape(y2.shape)
     return (-t2 / (n * (y2 + delta))).reshape(y.shape)
@@ -288,12 +315,14 @@ def softmax_cross_entropy_grad(logits: Tensor, t: Tensor) -> Tensor:
 def binary_cross_entropy(y: Tensor, t: Tensor, delta: float = CEE_DELTA) -> Tensor:
     """E = -(1/n) Σ [t log(y + δ) + (1 - t) log(1 - y + δ)] over all elements, y in [0, 1]."""
     y, t = _pair(y, t)
-    _same_shape(y, t)
+    delta = check_positive(delta, "delta", allow_zero=True)
+    _probabilities(y, t)
     return -torch.mean(t * torch.log(y + delta) + (1 - t) * torch.log(1 - y + delta))
 
 
 def binary_cross_entropy_grad(y: Tensor, t: Tensor, delta: float = CEE_DELTA) -> Tensor:
     """dE/dy = -(1/n) [t / (y + δ) - (1 - t) / (1 - y + δ)]."""
     y, t = _pair(y, t)
-    _same_shape(y, t)
+    delta = check_positive(delta, "delta", allow_zero=True)
+    _probabilities(y, t)
     return -(t / (y + delta) - (1 - t) / (1 - y + delta)) / y.numel()

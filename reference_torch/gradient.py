@@ -21,9 +21,22 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from reference_numpy.gradient import METHODS, PrecisionWarning, _difference, numerical_diff
+from reference_numpy._validate import check_allocation
+from reference_numpy.gradient import (
+    METHODS,
+    PrecisionWarning,
+    _difference,
+    _value,
+    numerical_diff,
+)
 
-from ._validate import as_float_tensor, check_choice, check_finite, check_positive
+from ._validate import (
+    as_float_tensor,
+    check_choice,
+    check_finite,
+    check_inplace_ok,
+    check_positive,
+)
 
 __all__ = [
     "METHODS",
@@ -70,22 +83,24 @@ def numerical_gradient(
             f"x: expected a torch.Tensor (it is perturbed in place), got {type(x).__name__}"
         )
     as_float_tensor(x, "x", allow_int=False)
+    check_inplace_ok(x, "x")
+    check_finite(x, "x")
     check_choice(method, "method", METHODS)
     h = check_positive(h, "h")
     _warn_precision(x, h)
     grad = torch.zeros(x.shape, dtype=torch.float64)
     with torch.no_grad():
-        f0 = float(f(x)) if method != "central" else None
+        f0 = _value(f(x)) if method != "central" else None
         for idx in itertools.product(*(range(s) for s in x.shape)):
             saved = x[idx].clone()
             try:
                 fp = fm = None
                 if method != "backward":
                     x[idx] = saved + h
-                    fp = float(f(x))
+                    fp = _value(f(x))
                 if method != "forward":
                     x[idx] = saved - h
-                    fm = float(f(x))
+                    fm = _value(f(x))
             finally:
                 x[idx] = saved
             grad[idx] = _difference(fp, f0, fm, h, method)
@@ -180,7 +195,7 @@ def convergence_order(
     hs = (
         torch.logspace(-1, -3, 9, dtype=torch.float64)
         if hs is None
-        else torch.as_tensor(hs, dtype=torch.float64)
+        else as_float_tensor(hs, "hs").to(torch.float64)
     )
     if hs.ndim != 1 or hs.numel() < 2:
         raise ValueError(f"hs: expected at least two step sizes, got {hs!r}")
@@ -216,8 +231,15 @@ def gradient_descent(
     if isinstance(step_num, bool) or not isinstance(step_num, numbers.Integral) or step_num < 0:
         raise ValueError(f"step_num: expected a non-negative int, got {step_num!r}")
     grad_fn = grad if grad is not None else (lambda p: numerical_gradient(f, p))
+    check_allocation(8 * step_num * x.numel(), "step_num", f"the path of {step_num} steps")
     path = torch.empty((step_num, *x.shape), dtype=torch.float64, device=x.device)
     for i in range(step_num):
         path[i] = x
-        x -= lr * grad_fn(x)
+        g = grad_fn(x)
+        if not isinstance(g, torch.Tensor) or g.shape != x.shape:
+            got = tuple(g.shape) if isinstance(g, torch.Tensor) else type(g).__name__
+            raise ValueError(
+                f"grad: expected grad(x), a tensor of shape {tuple(x.shape)}, got {got}"
+            )
+        x -= lr * g
     return x, path

@@ -73,7 +73,10 @@ class SimpleNet:
         self.W = W
 
     def _x(self, x: Tensor) -> Tensor:
-        return check_tensor(x, "x", device=self.device, dtype=self.dtype)
+        check_tensor(x, "x", device=self.device, dtype=self.dtype)
+        if x.ndim not in (1, 2) or x.shape[-1] != 2:
+            raise ValueError(f"x: expected shape (2,) or (N, 2), got {tuple(x.shape)}")
+        return x
 
     def predict(self, x: Tensor) -> Tensor:
         """z = x W."""

@@ -28,7 +28,7 @@ import torch
 
 from reference_numpy.optimizers import EPS
 
-from ._validate import check_finite, check_positive, check_tensor
+from ._validate import _describe, check_finite, check_inplace_ok, check_positive, check_tensor
 
 __all__ = [
     "Optimizer",
@@ -45,6 +45,22 @@ __all__ = [
 Tensor = torch.Tensor
 
 
+def _extent(t: Tensor) -> tuple[int, int]:
+    """[first, last] byte address that tensor t's elements span."""
+    size = t.element_size()
+    last = sum((n - 1) * st for n, st in zip(t.shape, t.stride(), strict=True)) if t.numel() else -1
+    return t.data_ptr(), t.data_ptr() + (last + 1) * size - 1
+
+
+def _overlap(p: Tensor, q: Tensor) -> bool:
+    """Whether p and q may share memory: one device and intersecting address ranges (a bound:
+    two interleaved views of one buffer count as sharing, which no network's parameters are)."""
+    if p.device != q.device or p.numel() == 0 or q.numel() == 0:
+        return False
+    (a0, a1), (b0, b1) = _extent(p), _extent(q)
+    return a0 <= b1 and b0 <= a1
+
+
 class Optimizer:
     """Base class: validates params/grads, then calls ``_step`` per key."""
 
@@ -53,7 +69,13 @@ class Optimizer:
 
     def update(self, params: MutableMapping[str, Tensor], grads: Mapping[str, Tensor]) -> None:
         """Update every ``params[key]`` in place from ``grads[key]`` (all checked first: each
-        gradient a finite tensor of its parameter's shape, device and dtype)."""
+        gradient a finite tensor of its parameter's shape, device and dtype; each parameter
+        writable in place and in its own memory).  A failed check leaves every parameter and
+        the optimizer's state as they were."""
+        if not isinstance(params, Mapping) or not isinstance(grads, Mapping):
+            bad, what = ("params", params) if not isinstance(params, Mapping) else ("grads", grads)
+            raise TypeError(f"{bad}: expected a dict of tensors, got {_describe(what)}")
+        seen: list[tuple[str, Tensor]] = []
         for key, p in params.items():
             if key not in grads:
                 raise KeyError(
@@ -65,6 +87,14 @@ class Optimizer:
                     f"got {type(p).__name__}"
                     + (f" of dtype {p.dtype}" if isinstance(p, torch.Tensor) else "")
                 )
+            check_inplace_ok(p, f"params[{key!r}]")
+            for other, q in seen:
+                if _overlap(p, q):
+                    raise ValueError(
+                        f"params[{key!r}]: expected its own memory, got memory shared with "
+                        f"params[{other!r}] (an update of one would move the other)"
+                    )
+            seen.append((key, p))
             g = check_tensor(
                 grads[key], f"grads[{key!r}]", device=p.device, dtype=p.dtype, owner="the param's"
             )
@@ -176,7 +206,7 @@ class Adam(Optimizer):
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
         super().__init__(lr)
         for name, b in (("beta1", beta1), ("beta2", beta2)):
-            if not 0 <= float(b) < 1:
+            if not 0 <= check_positive(b, name, allow_zero=True) < 1:
                 raise ValueError(f"{name}: expected a value in [0, 1), got {b!r}")
         self.beta1, self.beta2 = float(beta1), float(beta2)
         self.iter = 0

@@ -45,6 +45,8 @@ from reference_numpy.training import _EVAL_BLOCK, EarlyStopping, TrainHistory, _
 from reference_numpy.training import _labels as _np_labels
 from reference_numpy.training import holdout_split as np_holdout_split
 
+from ._safeio import param_arrays
+from ._train_checks import check_train_inputs, nonfinite_stop
 from ._validate import atomic_write, check_choice, check_targets, check_tensor
 from .functions import CEE_DELTA
 from .networks import PARAM_NAMES, TwoLayerNet
@@ -332,8 +334,13 @@ def train(
     t_val: Tensor | np.ndarray | None = None,
     progress: bool | None = None,
     mode: str = "auto",
+    allow_nonfinite: bool = False,
 ) -> TrainHistory:
     """Run ``plan`` on ``network`` (updated in place) and return the history.
+
+    Everything is checked before the first iteration, as in reference_numpy (non-empty, finite
+    sets; ``allow_nonfinite=True`` accepts non-finite data, runs eager and stops at the first
+    non-finite loss, naming the iteration and tensor in ``history.meta["nonfinite"]``).
 
     Same semantics as ``reference_numpy.training.train`` (same history fields, same loss and
     accuracy points, same early stopping).  ``optimizer`` defaults to ``SGD(learning_rate)``.
@@ -343,6 +350,12 @@ def train(
     "fused" any optimizer but SGD and weight decay, with a ValueError that says why.
     ``history.meta`` records the mode actually used.
     """
+    check_train_inputs(
+        network, plan, optimizer, early_stopping,
+        {"x_train": x_train, "x_test": x_test, "x_val": x_val},
+        allow_nonfinite=allow_nonfinite, mode=mode, classes=_CLASSES,
+    )  # fmt: skip
+    mode = "eager" if allow_nonfinite else mode
     if not isinstance(network, TwoLayerNet):
         raise TypeError(
             f"network: expected a reference_torch TwoLayerNet, got {type(network).__name__}"
@@ -397,12 +410,23 @@ def train(
             "num_threads": torch.get_num_threads(),
         }
     )
+    if allow_nonfinite:
+        hist.meta["allow_nonfinite"] = True
     show = sys.stderr.isatty() if progress is None else progress
     start = time.perf_counter()
     with torch.no_grad():
         _Loop(network, opt, plan, xtr, ttr, xte, tte, val, early_stopping, hist).run(run_mode, show)
     hist.seconds = time.perf_counter() - start
     return hist
+
+
+#: The classes train accepts, with the names a user imports them by (for check_train_inputs).
+_CLASSES = {
+    "network": (TwoLayerNet, "reference_torch.TwoLayerNet"),
+    "plan": (TrainPlan, "reference_torch.TrainPlan"),
+    "optimizer": (Optimizer, "a reference_torch.Optimizer"),
+    "early_stopping": (EarlyStopping, "reference_torch.EarlyStopping"),
+}
 
 
 class _Loop:
@@ -503,6 +527,10 @@ class _Loop:
             losses[i] = net._loss(xb, tb, True, mask)
             self.done = i + 1
             bar.update(1)
+            if self.hist.meta.get("allow_nonfinite") and nonfinite_stop(
+                self.hist, i, float(losses[i]), params
+            ):
+                break
             if plan.is_eval_iter(i) and self._evaluate(i):
                 break
 
@@ -605,13 +633,7 @@ def holdout_split(
 def save_params(params: Mapping[str, Tensor | np.ndarray], path: str | os.PathLike[str]) -> None:
     """Save parameters to .npz atomically, in their dtype (plain arrays, no pickle), readable
     by ``reference_numpy.training.load_params``."""
-    missing = [k for k in PARAM_NAMES if k not in params]
-    if missing:
-        raise ValueError(f"params: expected keys {list(PARAM_NAMES)}, missing {missing}")
-    arrays = {
-        k: (v.detach().cpu().numpy() if isinstance(v, Tensor) else np.asarray(v))
-        for k, v in ((k, params[k]) for k in PARAM_NAMES)
-    }
+    arrays = param_arrays(params)
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 

@@ -424,9 +424,11 @@ def test_argument_errors() -> None:
         tt.train(net, x[:9], t[:9], x, t, plan, progress=False)
     with pytest.raises(ValueError, match=r"x_train: expected shape \(N, 4\)"):
         tt.train(net, x[:, :3], t, x, t, plan, progress=False)
-    with pytest.raises(TypeError, match="network: expected a reference_torch TwoLayerNet"):
+    msg = r"network: expected reference_torch\.TwoLayerNet, got reference_numpy"
+    with pytest.raises(TypeError, match=msg):
         tt.train(rn.TwoLayerNet(4, 3, 10), x, t, x, t, plan, progress=False)
-    with pytest.raises(TypeError, match="optimizer: expected a reference_torch Optimizer"):
+    msg = r"optimizer: expected a reference_torch\.Optimizer, got reference_numpy"
+    with pytest.raises(TypeError, match=msg):
         tt.train(net, x, t, x, t, plan, rn.SGD(), progress=False)
     with pytest.raises(ValueError, match="early_stopping needs held-out data"):
         tt.train(net, x, t, x, t, plan, early_stopping=rn.EarlyStopping(), progress=False)
