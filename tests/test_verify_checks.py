@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from verify import selftest
+from verify.checks import GROUP_NAMES
 from verify.checks.context import Context
 from verify.cli import main
 from verify.engines import engines_for
@@ -24,10 +25,7 @@ def _ctx(engines, mnist_dir, seed=0, iters=40):
     return Context(engines=engines, seed=seed, iters=iters, quick=True, data_dir=str(mnist_dir))
 
 
-GROUPS = ["seeds", "losses", "gradients", "optimizers", "data", "training"]
-
-
-@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("group", GROUP_NAMES)
 def test_every_group_passes_on_the_references(engines, mnist_dir, group):
     results = run_groups(_ctx(engines, mnist_dir), [group])
     assert results, f"group {group} produced no checks"

@@ -53,10 +53,11 @@ import numpy as np
 
 from .checks.context import r32
 from .compare import Comparison, ParityError, Tolerance, compare_arrays, to_numpy
+from .compare import Tolerance as ToleranceSpec  # the one Tolerance type, old name
 from .engines import FUNCTIONS
 from .observe import Observation, judge
 from .report import CheckResult
-from .tolerances import ToleranceSpec, tolerance_for
+from .tolerances import tolerance_for
 
 __all__ = [
     "FRAMEWORKS",
