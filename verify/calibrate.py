@@ -16,38 +16,14 @@ import numpy as np
 
 from .checks import GROUP_NAMES
 from .checks.context import Context
-from .compare import finite_frobenius
+from .compare import scaled_errors
 from .engines import engines_for
 from .runner import observe_group
 
-__all__ = ["calibrate", "scaled_errors", "DEFAULT_GROUPS"]
+__all__ = ["calibrate", "DEFAULT_GROUPS"]
 
 #: Every group with noise to measure: the data group is exact (nothing is computed).
 DEFAULT_GROUPS = tuple(g for g in GROUP_NAMES if g != "data")
-
-
-def scaled_errors(actual: np.ndarray, expected: np.ndarray) -> tuple[float, float, float]:
-    """Three measures over the finite elements, each what one part of a tolerance must cover:
-
-    * max |a-e| / max|e|: error against the tensor's scale (atol_scale);
-    * max |a-e|/|e| over the large elements, |e| ≥ 0.1 max|e| (rtol);
-    * ‖a-e‖ / ‖e‖, the relative Frobenius error (frob), as the judge measures it
-      (:func:`verify.compare.finite_frobenius`).
-    """
-    a = np.asarray(actual, dtype=np.float64)
-    e = np.asarray(expected, dtype=np.float64)
-    ok = np.isfinite(a) & np.isfinite(e)
-    if not ok.any():
-        return 0.0, 0.0, 0.0
-    a, e = a[ok], e[ok]
-    scale = float(np.max(np.abs(e)))
-    diff = np.abs(a - e)
-    if scale == 0:
-        bad = float(np.max(diff)) and np.inf
-        return bad, 0.0, bad
-    big = np.abs(e) >= 0.1 * scale
-    rel = float(np.max(diff[big] / np.abs(e[big]))) if big.any() else 0.0
-    return float(np.max(diff)) / scale, rel, finite_frobenius(actual, expected)
 
 
 def calibrate(seeds: int = 20, *, iters: int = 300, device: str | None = None,

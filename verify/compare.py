@@ -45,6 +45,7 @@ __all__ = [
     "compare_scalars_series",
     "relative_frobenius",
     "finite_frobenius",
+    "scaled_errors",
     "bound_ratio",
     "assert_parity",
     "format_index",
@@ -613,16 +614,45 @@ def assert_parity(
     return comp
 
 
-def finite_frobenius(actual: object, expected: object) -> float:
-    """``||a - e|| / ||e||`` over the elements finite on both sides (NaN/Inf placement is judged
-    apart); 0 when there are none, and ``inf`` (or 0) when every finite ``e`` is 0."""
+def _finite_diff(actual: object, expected: object) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """``(|a-e|, e, max|e|)`` over the elements finite on both sides; ``None`` if there are none."""
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
     ok = np.isfinite(a) & np.isfinite(e)
     if not ok.any():
-        return 0.0
-    a, e = a[ok], e[ok]
-    diff = np.abs(a - e)
-    if float(np.max(np.abs(e))) == 0:
+        return None
+    e = e[ok]
+    return np.abs(a[ok] - e), e, float(np.max(np.abs(e)))
+
+
+def _frob(diff: np.ndarray, e: np.ndarray, scale: float) -> float:
+    if scale == 0:
         return float(np.max(diff)) and math.inf
     return float(np.linalg.norm(diff) / np.linalg.norm(e))
+
+
+def finite_frobenius(actual: object, expected: object) -> float:
+    """``||a - e|| / ||e||`` over the elements finite on both sides (NaN/Inf placement is judged
+    apart); 0 when there are none, and ``inf`` (or 0) when every finite ``e`` is 0."""
+    finite = _finite_diff(actual, expected)
+    return 0.0 if finite is None else _frob(*finite)
+
+
+def scaled_errors(actual: object, expected: object) -> tuple[float, float, float]:
+    """Three measures over the finite elements, each what one part of a tolerance must cover
+    (calibration measures them; the tolerances are these times a safety factor):
+
+    * max |a-e| / max|e|: error against the tensor's scale (``atol_scale``);
+    * max |a-e|/|e| over the large elements, |e| ≥ 0.1 max|e| (``rtol``);
+    * ‖a-e‖ / ‖e‖, the relative Frobenius error (``frob``), as :func:`finite_frobenius`.
+    """
+    finite = _finite_diff(actual, expected)
+    if finite is None:
+        return 0.0, 0.0, 0.0
+    diff, e, scale = finite
+    if scale == 0:
+        bad = _frob(diff, e, scale)
+        return bad, 0.0, bad
+    big = np.abs(e) >= 0.1 * scale
+    rel = float(np.max(diff[big] / np.abs(e[big]))) if big.any() else 0.0
+    return float(np.max(diff)) / scale, rel, _frob(diff, e, scale)
