@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 from verify import selftest
+from verify.checks import GROUP_NAMES
 from verify.checks.context import Context
 from verify.cli import main
 from verify.engines import engines_for
@@ -24,10 +26,7 @@ def _ctx(engines, mnist_dir, seed=0, iters=40):
     return Context(engines=engines, seed=seed, iters=iters, quick=True, data_dir=str(mnist_dir))
 
 
-GROUPS = ["seeds", "losses", "gradients", "optimizers", "data", "training"]
-
-
-@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("group", GROUP_NAMES)
 def test_every_group_passes_on_the_references(engines, mnist_dir, group):
     results = run_groups(_ctx(engines, mnist_dir), [group])
     assert results, f"group {group} produced no checks"
@@ -133,3 +132,86 @@ def test_cli_bad_usage(argv, msg, capsys):
         main(argv)
     assert exc.value.code == 2
     assert msg in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- one judge
+
+
+def _curve_obs(engine, loss, ref, tclass="float64", **kw):
+    from verify.observe import Observation
+
+    return Observation("free-running loss curve", "training", engine, tclass, "curve",
+                       "train loss", np.asarray(loss, float), np.asarray(ref, float), **kw)
+
+
+def test_curves_are_observations_judged_by_the_band():
+    from verify.observe import judge
+
+    ref = 2.3 * np.exp(-np.arange(300) / 100) + 0.1
+    ok, off, short = judge([
+        _curve_obs("cand", ref * (1 + 1e-16), ref, seconds=1.25),
+        _curve_obs("off", ref * (1 + np.where(np.arange(300) >= 120, 1e-12, 0.0)), ref),
+        _curve_obs("short", ref[:-1], ref),
+    ])
+    assert ok.passed and ok.seconds == 1.25 and ok.name == "free-running loss curve (cand)"
+    assert not off.passed and off.first_divergence_step == 120
+    assert "leaves the band at iteration 120" in off.message
+    assert not short.passed and "iteration 299" in short.message
+
+
+def test_flips_observation_counts_flips_and_changes_of_correct_counts():
+    from verify.observe import Observation, judge
+
+    pred = np.arange(70_000) % 10
+    allowed = 2  # float64: 1.5e-5 of 70,000 examples, rounded up
+    def obs(n_flips, counts_delta, evals=(3, 3)):
+        a = pred.copy()
+        a[:n_flips] += 1
+        test = np.array([[5000, 5000], [6000, 6000 + counts_delta], [7000, 7000]])
+        return Observation("accuracy curves via prediction flips", "training",
+                           f"c{n_flips}/{counts_delta}/{evals[0]}", "float64", "flips",
+                           "final parameters", a, pred,
+                           series={"train_correct": np.zeros((3, 2), dtype=np.int64),
+                                   "test_correct": test, "test_iters": np.array([0, 100, 200]),
+                                   "evaluations": np.array(evals)})
+    ok, flipped, net, fewer = judge([obs(allowed, 0), obs(allowed + 1, 0), obs(0, 3),
+                                     obs(0, 0, (2, 3))])
+    assert ok.passed and ok.atol == allowed and ok.max_abs_err == allowed
+    assert not flipped.passed and "on 3 of 70000 examples" in flipped.message
+    assert not net.passed and net.first_divergence_step == 100
+    assert not fewer.passed
+
+
+def test_calibrate_reads_observations_and_leaves_the_tables_alone(mnist_dir):
+    import copy
+
+    from verify import tolerances
+    from verify.calibrate import calibrate
+
+    before = copy.deepcopy((tolerances.TOLERANCES, tolerances.CURVE_BANDS,
+                            tolerances.FLIP_FRACTION))
+    out = calibrate(seeds=1, iters=3, groups=("optimizers", "training"),
+                    data_dir=str(mnist_dir), device="cpu")
+    assert (tolerances.TOLERANCES, tolerances.CURVE_BANDS, tolerances.FLIP_FRACTION) == before
+    assert {"float64/update", "float64/replay_grad", "float32-cpu/replay_update"} <= set(
+        out["max_errors"])
+    assert set(out["curve_envelope"]) == {"float64", "float32-cpu"}
+    assert set(out["flips"]) == {"float64", "float32-cpu"}
+
+
+def test_tolerance_kinds_are_one_registry():
+    from verify.tolerances import KINDS
+
+    assert {k for _, k in TOLERANCES} <= set(KINDS)
+    with pytest.raises(KeyError, match="no tolerance kind 'gradeint'"):
+        tolerance_for("float64", "gradeint")
+    assert tolerance_for("tf32", "function").name == "tf32/function"
+
+
+def test_context_records_known_differences_and_data_source(engines, mnist_dir):
+    ctx = _ctx(engines, mnist_dir)
+    run_groups(ctx, ["losses"])
+    assert "relu autograd, NaN/Inf" in ctx.known_differences
+    assert ctx.data_description is None  # the losses group never loads MNIST
+    _ = ctx.mnist
+    assert "MNIST" in ctx.data_description

@@ -14,8 +14,10 @@ from verify.compare import (
     ParityError,
     Tolerance,
     assert_parity,
+    bound_ratio,
     compare_arrays,
     compare_scalars_series,
+    finite_frobenius,
     relative_frobenius,
     to_numpy,
 )
@@ -277,3 +279,79 @@ def test_chunked_scan_matches_single_pass(monkeypatch):
     series = np.r_[np.zeros(10), 1.0, np.zeros(5)]
     monkeypatch.setattr(vc, "_CHUNK", 4)
     assert compare_scalars_series("s", series, np.zeros(16), TIGHT).first_divergence == 10
+
+
+# --------------------------------------------------------------------------- the one rule
+
+
+SCALED = Tolerance("float64/gradient", rtol=1e-13, atol=1e-20, justification="test fixture",
+                   atol_scale=1e-14, frob=1e-14)
+
+
+def test_atol_scale_is_folded_into_the_reported_atol():
+    tol = Tolerance("g", rtol=1e-13, atol=1e-20, justification="test fixture", atol_scale=1e-14)
+    e = np.array([[4.0, -0.5], [0.0, 1e-3]])
+    c = compare_arrays("g", e + 3e-14, e, tol)
+    # allowed at 0.0: atol_scale * max|e| + atol = 4e-14 + 1e-20, so 3e-14 passes there
+    assert c.passed and c.tolerance.atol == 1e-14 * 4.0 + 1e-20 and c.tolerance.atol_scale == 0
+    assert not compare_arrays("g", e + 5e-14, e, tol).passed
+
+
+def test_frobenius_bound_fails_a_small_systematic_error_every_element_lets_through():
+    e = np.random.default_rng(3).standard_normal(200)
+    scaled = e * (1 + 5e-14)  # each element within rtol = 1e-13; ||a-e||/||e|| = 5e-14 > 1e-14
+    c = compare_arrays("grad b1", scaled, e, SCALED)
+    assert not c.passed and c.n_mismatched == 0
+    assert c.frob == pytest.approx(5e-14, rel=1e-2)
+    assert c.message.startswith("Mismatch in 'grad b1' (float64/gradient): relative Frobenius")
+    assert "elementwise every value is within its bound" in c.message
+    # without the bound, the same comparison passes: the frob field says it was not measured
+    loose = Tolerance("x", rtol=1e-13, atol=0.0, justification="test fixture", atol_scale=1e-14)
+    assert compare_arrays("grad b1", scaled, e, loose).passed
+    assert compare_arrays("grad b1", scaled, e, loose).frob is None
+    # both parts over: the Frobenius line first, then the elementwise report
+    both = compare_arrays("grad b1", e * (1 + 1e-12), e, SCALED)
+    assert not both.passed and both.message.splitlines()[1].startswith("Mismatch in 'grad b1'")
+
+
+def test_frobenius_ignores_matching_nonfinite_and_handles_zero():
+    a, e = np.array([1.0, np.nan, 2.0]), np.array([1.0, np.nan, 2.0 + 1e-9])
+    assert finite_frobenius(a, e) == pytest.approx(1e-9 / np.sqrt(5.0), rel=1e-6)
+    assert finite_frobenius([0.0, 0.0], [0.0, 0.0]) == 0.0
+    assert finite_frobenius([1e-30], [0.0]) == math.inf
+    assert finite_frobenius([np.nan], [1.0]) == 0.0  # placement is the elementwise rule's job
+    assert not compare_arrays("x", [np.nan], [1.0], SCALED).passed
+
+
+@pytest.mark.parametrize("shape", [(30, 7), (5,), (1,)])
+def test_bound_ratio_agrees_with_the_verdict(shape):
+    rng = np.random.default_rng(7)
+    for j in range(60):
+        e = rng.standard_normal(shape)
+        a = e * (1 + 10.0 ** rng.uniform(-16, -11) * rng.standard_normal(shape))
+        if j % 7 == 0:
+            a = e * (1 + 4e-14)  # systematic: the Frobenius part decides
+        r = bound_ratio(a, e, SCALED)
+        assert (r <= 1) == compare_arrays("x", a, e, SCALED).passed, (j, r)
+    bad = np.ones(shape)
+    bad.flat[0] = np.nan
+    assert bound_ratio(bad, np.ones(shape), SCALED) == math.inf
+    assert bound_ratio(np.ones(shape), np.ones(shape), SCALED) == 0.0
+    assert bound_ratio(np.ones((2, 3)), np.ones((3, 2)), SCALED) == math.inf
+
+
+def test_tolerance_frob_and_atol_scale_are_validated():
+    with pytest.raises(ValueError, match="frob"):
+        Tolerance("x", 0.0, 0.0, "j", frob=-1.0)
+    with pytest.raises(ValueError, match="frob"):
+        Tolerance("x", 0.0, 0.0, "j", frob=math.nan)
+    with pytest.raises(ValueError, match="atol_scale"):
+        Tolerance("x", 0.0, 0.0, "j", atol_scale=math.inf)
+    assert Tolerance("x", 0.0, 0.0, "j").frob == math.inf  # no bound unless one is measured
+
+
+def test_to_numpy_copy_never_shares_memory():
+    x = np.arange(4.0)
+    assert np.shares_memory(to_numpy(x), x)
+    y = to_numpy(x, copy=True)
+    assert not np.shares_memory(y, x) and y.dtype == np.float64

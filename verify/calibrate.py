@@ -1,8 +1,10 @@
 """Measure the noise that the tolerance classes are derived from (``python -m verify calibrate``).
 
-Runs every check with no bug planted over many seeds, with permissive bounds, and reports per
-tolerance class and quantity kind the largest errors seen.  The numbers in ``tolerances.py`` are
-these measurements times ``SAFETY``; rerun this after changing the numerics.
+Runs every check with no bug planted over many seeds and reads the observations directly: per
+tolerance class and quantity kind the largest errors seen, and for the free-running curves their
+envelope and the prediction flips.  Nothing is judged, so no tolerance is needed (step replay
+yields every replayed step when ``Context.calibration`` is set).  The numbers in
+``tolerances.py`` are these measurements times ``SAFETY``; rerun this after changing the numerics.
 """
 
 from __future__ import annotations
@@ -12,58 +14,43 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import tolerances
+from .checks import GROUP_NAMES
 from .checks.context import Context
+from .compare import scaled_errors
 from .engines import engines_for
-from .observe import Observation, scaled_errors
-from .runner import observe_groups
+from .runner import observe_group
 
-__all__ = ["calibrate"]
+__all__ = ["calibrate", "DEFAULT_GROUPS"]
 
-KINDS = ("function", "function_adversarial", "gradient", "numerical", "numerical_delta", "loss",
-         "update", "replay_grad", "replay_update", "replay_loss", "printed", "printed8", "order")
-
-
-def _permissive() -> None:
-    for tclass in ("float64", "float32-cpu", "float32-cuda", "tf32"):
-        for kind in KINDS:
-            tolerances.TOLERANCES.setdefault(
-                (tclass, kind), tolerances.ToleranceSpec(1.0, 1.0, 1.0, np.inf, "calibration"))
-        tolerances.CURVE_BANDS.setdefault(tclass, (1.0, 1.0, 1.0))
-        tolerances.FLIP_FRACTION.setdefault(tclass, 1.0)
+#: Every group with noise to measure: the data group is exact (nothing is computed).
+DEFAULT_GROUPS = tuple(g for g in GROUP_NAMES if g != "data")
 
 
 def calibrate(seeds: int = 20, *, iters: int = 300, device: str | None = None,
-              groups: tuple[str, ...] = ("seeds", "losses", "gradients", "optimizers",
-                                         "training"),
+              groups: tuple[str, ...] = DEFAULT_GROUPS,
               data_dir: str | None = None, quick: bool = True, first_seed: int = 0,
               allow_tf32: bool = False) -> dict:
     """Largest errors per (class, kind) over seeds ``first_seed`` .. ``first_seed + seeds - 1``;
     curve envelopes for training.  ``allow_tf32`` makes torch float32 on CUDA the tf32 class (the
     caller turns TF32 on, e.g. ``precision_guard(allow_tf32=True)``); seeds run one call at a
     time merge by taking maxima."""
-    _permissive()
     stats: dict = defaultdict(lambda: [0.0, 0.0, 0.0])
     curves: dict = defaultdict(list)
     flips: dict = defaultdict(list)
     engines = engines_for(device, allow_tf32=allow_tf32)
     for seed in range(first_seed, first_seed + seeds):
-        ctx = Context(engines=engines, seed=seed, iters=iters, quick=quick, data_dir=data_dir)
-        ctx.notes["calibration"] = {}
-        for _g, (items, _s) in observe_groups(ctx, list(groups)).items():
-            for o in items:
-                if isinstance(o, Observation) and not o.kind.startswith("replay"):
+        ctx = Context(engines=engines, seed=seed, iters=iters, quick=quick, data_dir=data_dir,
+                      calibration=True)
+        for g in groups:
+            for o in observe_group(ctx, g):
+                if o.kind == "curve":
+                    curves[o.tclass].append(np.abs(o.actual - o.expected) / o.expected)
+                elif o.kind == "flips":
+                    flips[o.tclass].append((int(np.count_nonzero(o.actual != o.expected)),
+                                            len(o.expected)))
+                else:
                     st = stats[(o.tclass, o.kind)]
                     st[:] = np.maximum(st, scaled_errors(o.actual, o.expected)).tolist()
-        for key, vals in ctx.notes["calibration"].items():
-            if key[1].startswith("replay"):
-                st = stats[key]
-                for errs in vals:
-                    st[:] = np.maximum(st, errs).tolist()
-            elif key[1] == "curve":
-                curves[key[0]] += vals
-            elif key[1] == "flips":
-                flips[key[0]] += vals
     out = {"seeds": seeds, "iters": iters,
            "max_errors": {f"{c}/{k}": {"scaled_abs": v[0], "large_rel": v[1], "frob": v[2]}
                           for (c, k), v in sorted(stats.items())}}

@@ -16,14 +16,14 @@ from typing import NoReturn
 
 import numpy as np
 
+from .checks import GROUP_NAMES
 from .preflight import preflight
 from .report import CheckResult, Report, format_table
 from .report.atomic import write_file
 from .report.writers import WRITERS, write_report_set
 from .version import nnparity_version
 
-GROUP_ORDER = ("seeds", "losses", "gradients", "optimizers", "data", "training")
-SUBCOMMANDS = (*GROUP_ORDER, "all", "selftest", "bench", "calibrate")
+SUBCOMMANDS = (*GROUP_NAMES, "all", "selftest", "bench", "calibrate")
 
 
 class UsageParser(argparse.ArgumentParser):
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                   iters=args.iters or (500 if args.quick else 10_000), data_dir=args.data_dir,
                   progress=not args.no_progress and sys.stderr.isatty(),
                   replay_all=args.replay_all)
-    groups = list(GROUP_ORDER) if args.command == "all" else [args.command]
+    groups = list(GROUP_NAMES) if args.command == "all" else [args.command]
     start = time.perf_counter()
     with _guard(engines, args.allow_tf32):
         checks: list[CheckResult] = [*_precision_checks(engines, args.allow_tf32)]
@@ -165,8 +165,8 @@ def _environment(ctx, args: argparse.Namespace, seconds: float) -> dict:
         "cpu_count": os.cpu_count(), "command": args.command, "seed": args.seed,
         "iters": ctx.iters, "quick": ctx.quick,
         "engines": [e.name for e in ctx.engines], "reference": ctx.reference.name,
-        "data": ctx.notes.get("data", "not loaded"), "seconds": round(seconds, 2),
-        "known_differences": ctx.notes.get("known_differences", {}),
+        "data": ctx.data_description or "not loaded", "seconds": round(seconds, 2),
+        "known_differences": ctx.known_differences,
     }
     try:
         import torch
@@ -211,7 +211,7 @@ def _plots(report: Report, ctx, out: Path) -> None:
     from .plots import plot_training_comparison
     from .tolerances import curve_band, flip_band
 
-    curves = ctx.notes.get("curves")
+    curves = ctx.curves
     if not curves:
         return
     ref = curves["reference"]

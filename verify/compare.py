@@ -8,13 +8,21 @@ The rule is the one ``torch.testing.assert_close`` uses, applied elementwise::
 
     |actual - expected| <= atol + rtol * |expected|
 
-with two additions that matter for parity work:
+where ``atol`` may grow with the tensor's scale (``atol + atol_scale * max|e|``, so near-zero
+elements of a gradient are judged against the gradient's size), with three additions that matter
+for parity work:
 
 * NaN and +/-Inf positions must match exactly.  A NaN on one side only, or +Inf against -Inf,
   is a mismatch reported with its index; non-finite values that match are excluded from the
   numeric error (they are equal, but ``inf - inf`` would poison the statistics).
 * Shapes must match exactly.  Nothing is broadcast: a ``(N,)`` gradient compared with a
   ``(N, 1)`` one is a bug, not a pass.
+* An optional bound on the relative Frobenius error ``||a-e|| / ||e||`` (``Tolerance.frob``):
+  rounding noise averages out in it while a systematic error (a gradient scaled by 1 + 1e-4)
+  does not, so it catches what every element alone would let through.
+
+:func:`compare_arrays` applies all of it and writes the one message; :func:`bound_ratio` is the
+same rule reduced to one number, for hot loops.
 
 Every comparison is made in float64 whatever the input dtypes, so the comparison itself adds no
 rounding error.
@@ -23,7 +31,7 @@ rounding error.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +44,9 @@ __all__ = [
     "compare_arrays",
     "compare_scalars_series",
     "relative_frobenius",
+    "finite_frobenius",
+    "scaled_errors",
+    "bound_ratio",
     "assert_parity",
     "format_index",
 ]
@@ -48,26 +59,31 @@ WorstEntry = tuple[tuple[int, ...], float, float, float, float]
 class Tolerance:
     """A tolerance class: how close two results must be, and the measurement that says why.
 
-    ``name`` names the class (``"float64"``, ``"float32-cpu"``, ``"float32-cuda"``, ``"tf32"``);
-    ``justification`` records the measurement the numbers come from (e.g. "max observed error
-    over 20 seeds was 3.1e-7; bound set at 30x that").  A tolerance with no justification is a
-    guess, so an empty one is refused.
+    ``name`` names the class (``"float64"``, ``"float32-cpu/gradient"``, ...); ``justification``
+    records the measurement the numbers come from (e.g. "max observed error over 20 seeds was
+    3.1e-7; bound set at 30x that").  A tolerance with no justification is a guess, so an empty
+    one is refused.  An element passes when ``|a-e| <= atol + atol_scale*max|e| + rtol*|e|``
+    (``max|e|`` over the finite elements of the tensor compared), and the whole tensor when also
+    ``||a-e||/||e|| <= frob`` (``inf``: no such bound).
     """
 
     name: str
     rtol: float
     atol: float
     justification: str
+    atol_scale: float = 0.0
+    frob: float = math.inf
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValueError(f"name: expected a non-empty tolerance class name, got {self.name!r}")
-        for arg in ("rtol", "atol"):
+        for arg in ("rtol", "atol", "atol_scale", "frob"):
             value = getattr(self, arg)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
                 raise TypeError(f"{arg}: expected a real number, got {type(value).__name__}")
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{arg}: expected a finite number >= 0, got {value!r}")
+            if math.isnan(value) or value < 0 or (arg != "frob" and math.isinf(value)):
+                bound = "a number >= 0 (inf: no bound)" if arg == "frob" else "a finite number >= 0"
+                raise ValueError(f"{arg}: expected {bound}, got {value!r}")
             object.__setattr__(self, arg, float(value))
         if not isinstance(self.justification, str) or not self.justification.strip():
             raise ValueError(
@@ -75,9 +91,19 @@ class Tolerance:
                 f"{self.name!r}, got {self.justification!r}"
             )
 
+    def at_scale(self, expected: np.ndarray) -> Tolerance:
+        """This tolerance with ``atol_scale * max|expected|`` folded into ``atol``: the bound
+        that one tensor is judged with (and that the report shows)."""
+        if self.atol_scale == 0:
+            return self
+        finite = expected[np.isfinite(expected)]
+        scale = float(np.max(np.abs(finite))) if finite.size else 0.0
+        return replace(self, atol=self.atol_scale * scale + self.atol, atol_scale=0.0)
+
     def allowed(self, expected: np.ndarray | float) -> np.ndarray:
-        """The largest permitted ``|actual - expected|`` at each element: ``atol + rtol*|e|``."""
-        return self.atol + self.rtol * np.abs(np.asarray(expected, dtype=np.float64))
+        """The largest permitted ``|actual - expected|`` at each element."""
+        e = np.asarray(expected, dtype=np.float64)
+        return self.at_scale(e).atol + self.rtol * np.abs(e)
 
     def describe(self) -> str:
         """``"float32-cpu: rtol=2e-05, atol=1e-07"`` - the form used in every message."""
@@ -97,6 +123,8 @@ class Comparison:
     that of the greatest relative difference.  ``worst`` lists the ``k`` elements with the largest
     ratio ``abs_err / allowed`` - the ones closest to (or furthest past) the bound.
     ``first_divergence`` is set by :func:`compare_scalars_series`: the first index over the bound.
+    ``frob`` is the relative Frobenius error over the finite elements, measured when the
+    tolerance bounds it (``None`` otherwise); over its bound, the comparison fails.
     """
 
     name: str
@@ -112,6 +140,7 @@ class Comparison:
     first_divergence: int | None = None
     worst_rel_index: tuple[int, ...] = ()
     n_nonfinite_mismatched: int = 0
+    frob: float | None = None
 
     def __bool__(self) -> bool:
         return self.passed
@@ -129,6 +158,7 @@ class Comparison:
             "n_nonfinite_mismatched": int(self.n_nonfinite_mismatched),
             "n_total": int(self.n_total),
             "first_divergence": self.first_divergence,
+            "frob": None if self.frob is None else float(self.frob),
             "tolerance": self.tolerance.to_dict(),
             "worst": [
                 {
@@ -175,15 +205,15 @@ def _as_real(x: object, name: str) -> np.ndarray:
     return arr
 
 
-def to_numpy(x: object, name: str = "value") -> np.ndarray:
-    """Return ``x`` as a float64 ndarray.
+def to_numpy(x: object, name: str = "value", *, copy: bool = False) -> np.ndarray:
+    """Return ``x`` as a float64 ndarray (``copy=True``: never sharing memory with ``x``).
 
     Torch tensors are recognised by duck typing (``.detach().cpu().numpy()``), so this module
     works without torch installed; a dtype NumPy cannot hold (bfloat16) is widened with
     ``.float()`` first.  Booleans and integers become float64; complex and object input is
     refused because the tolerance rule is defined for reals only.
     """
-    return _as_real(x, name).astype(np.float64, copy=False)
+    return _as_real(x, name).astype(np.float64, copy=copy)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -404,18 +434,35 @@ def _build(
         worst_rel_index=worst_rel_index,
         n_nonfinite_mismatched=scan.n_nf,
     )
-    comp.message = _message(comp, scan, shape)
+    elementwise = comp.passed
+    if math.isfinite(scan.tol.frob):
+        comp.frob = finite_frobenius(scan.a, scan.e)
+        comp.passed = elementwise and not comp.frob > scan.tol.frob
+    comp.message = _message(comp, scan, shape, elementwise)
     return comp
 
 
-def _message(c: Comparison, scan: _Scan, shape: tuple[int, ...]) -> str:
-    """The failure (or success) message; modeled on torch.testing.assert_close, plus worst-k."""
+def _message(c: Comparison, scan: _Scan, shape: tuple[int, ...], elementwise: bool) -> str:
+    """The failure (or success) message: the Frobenius bound's verdict when it failed, then the
+    elementwise one (modeled on torch.testing.assert_close, plus worst-k)."""
+    tol = c.tolerance
+    if c.frob is not None and c.frob > tol.frob:
+        head = (f"Mismatch in {c.name!r} ({tol.name}): relative Frobenius error ||a-e||/||e|| "
+                f"= {c.frob:.3g} exceeds {tol.frob:.3g}")
+        if elementwise:
+            return head + (" (elementwise every value is within its bound: a small systematic "
+                           "error, such as a tensor scaled by a constant)")
+        return head + "\n" + _element_message(c, scan, shape, elementwise)
+    return _element_message(c, scan, shape, elementwise)
+
+
+def _element_message(c: Comparison, scan: _Scan, shape: tuple[int, ...], passed: bool) -> str:
     tol = c.tolerance
     head = f"tolerance class {tol.name}: rtol={tol.rtol:g}, atol={tol.atol:g}"
     if c.n_total == 0:
         return f"{c.name!r} matches ({head}): both are empty, shape {shape}"
     lines: list[str] = []
-    if c.passed:
+    if passed:
         lines.append(f"{c.name!r} matches ({head}): all {c.n_total} element(s) within bound")
     else:
         lines.append(f"Mismatch in {c.name!r} ({head}):")
@@ -450,7 +497,7 @@ def _message(c: Comparison, scan: _Scan, shape: tuple[int, ...]) -> str:
             f"{_fmt_err(d)} / {_fmt_err(allowed)}"
         )
     over = [w for w in c.worst if not w[3] <= w[4]]  # only the offenders, worst first
-    if over and not c.passed:
+    if over and not passed:
         of = f" of {c.n_mismatched}" if c.n_mismatched > len(over) else ""
         lines.append(f"  worst {len(over)}{of} (index: actual vs expected, |diff| / allowed):")
         for idx, a, e, d, allowed in over:
@@ -476,9 +523,31 @@ def compare_arrays(
     """
     _check_args(name, tol, k)
     a, e = _as_real(actual, "actual"), _as_real(expected, "expected")
+    tol = _at_scale(tol, e)
     if a.shape != e.shape:
         return _shape_mismatch(name, a, e, tol)
     return _build(name, _scan(a, e, tol, k), a.shape, k)
+
+
+def _at_scale(tol: Tolerance, e: np.ndarray) -> Tolerance:
+    return tol.at_scale(e.astype(np.float64, copy=False)) if tol.atol_scale else tol
+
+
+def bound_ratio(actual: object, expected: object, tol: Tolerance) -> float:
+    """How far ``actual`` is from failing under ``tol``, as one number: the greatest
+    ``|a-e| / allowed`` (``inf`` where NaN/Inf placement or the shape differs) or
+    ``||a-e||/||e|| / tol.frob``, whichever is larger; above 1 fails, by :func:`compare_arrays`'s
+    own scan.  For hot loops such as step replay, which build a full comparison (and message)
+    only for the steps worth reporting."""
+    a, e = to_numpy(actual, "actual"), to_numpy(expected, "expected")
+    if a.shape != e.shape:
+        return math.inf
+    tol = _at_scale(tol, e)
+    scan = _scan(a, e, tol, 1)
+    ratio = max((r for r, _ in scan.top), default=0.0)
+    if math.isfinite(tol.frob):
+        ratio = max(ratio, finite_frobenius(a, e) / tol.frob)
+    return ratio
 
 
 def compare_scalars_series(
@@ -496,6 +565,7 @@ def compare_scalars_series(
     for arg, arr in (("actual", a), ("expected", e)):
         if arr.ndim != 1:
             raise ValueError(f"{arg}: expected a 1-D series, got shape {arr.shape}")
+    tol = _at_scale(tol, e)
     n = min(a.size, e.size)
     scan = _scan(a[:n], e[:n], tol, k)
     first = scan.first_bad if scan.first_bad >= 0 else None
@@ -542,3 +612,47 @@ def assert_parity(
     if not comp.passed:
         raise ParityError(comp)
     return comp
+
+
+def _finite_diff(actual: object, expected: object) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """``(|a-e|, e, max|e|)`` over the elements finite on both sides; ``None`` if there are none."""
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    ok = np.isfinite(a) & np.isfinite(e)
+    if not ok.any():
+        return None
+    e = e[ok]
+    return np.abs(a[ok] - e), e, float(np.max(np.abs(e)))
+
+
+def _frob(diff: np.ndarray, e: np.ndarray, scale: float) -> float:
+    if scale == 0:
+        return float(np.max(diff)) and math.inf
+    return float(np.linalg.norm(diff) / np.linalg.norm(e))
+
+
+def finite_frobenius(actual: object, expected: object) -> float:
+    """``||a - e|| / ||e||`` over the elements finite on both sides (NaN/Inf placement is judged
+    apart); 0 when there are none, and ``inf`` (or 0) when every finite ``e`` is 0."""
+    finite = _finite_diff(actual, expected)
+    return 0.0 if finite is None else _frob(*finite)
+
+
+def scaled_errors(actual: object, expected: object) -> tuple[float, float, float]:
+    """Three measures over the finite elements, each what one part of a tolerance must cover
+    (calibration measures them; the tolerances are these times a safety factor):
+
+    * max |a-e| / max|e|: error against the tensor's scale (``atol_scale``);
+    * max |a-e|/|e| over the large elements, |e| ≥ 0.1 max|e| (``rtol``);
+    * ‖a-e‖ / ‖e‖, the relative Frobenius error (``frob``), as :func:`finite_frobenius`.
+    """
+    finite = _finite_diff(actual, expected)
+    if finite is None:
+        return 0.0, 0.0, 0.0
+    diff, e, scale = finite
+    if scale == 0:
+        bad = _frob(diff, e, scale)
+        return bad, 0.0, bad
+    big = np.abs(e) >= 0.1 * scale
+    rel = float(np.max(diff[big] / np.abs(e[big]))) if big.any() else 0.0
+    return float(np.max(diff)) / scale, rel, _frob(diff, e, scale)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .compare import to_numpy
+
 __all__ = ["Engine", "NumpyEngine", "TorchEngine", "engines_for", "FUNCTIONS", "reference_engine"]
 
 #: name -> {"kind": "activation" (called as f(x)) or "loss" (called as f(y, t)), "grad": the
@@ -76,7 +78,7 @@ class Engine:
         return np.asarray(t)
 
     def back(self, a: object) -> np.ndarray:
-        return np.array(a, dtype=np.float64)  # a copy: callers keep snapshots of live params
+        return to_numpy(a, "a", copy=True)  # a copy: callers keep snapshots of live params
 
     def params_to(self, params: dict[str, np.ndarray]) -> dict[str, object]:
         return {k: self.to(v).copy() for k, v in params.items()}
@@ -235,11 +237,6 @@ class TorchEngine(Engine):
 
     def to_labels(self, t: np.ndarray) -> object:
         return self._torch.as_tensor(np.asarray(t, dtype=np.int64), device=self._dev)
-
-    def back(self, a: object) -> np.ndarray:
-        if hasattr(a, "detach"):  # .numpy() shares memory on the CPU: copy, callers keep snapshots
-            return a.detach().to("cpu", self._torch.float64).numpy().copy()
-        return np.asarray(a, dtype=np.float64)
 
     def params_to(self, params: dict[str, np.ndarray]) -> dict[str, object]:
         return {k: self.to(v).clone() for k, v in params.items()}

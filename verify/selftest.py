@@ -21,6 +21,7 @@ from unittest import mock
 
 import numpy as np
 
+from .checks import GROUP_NAMES
 from .checks.context import Context
 from .engines import Engine, engines_for
 from .runner import run_groups
@@ -442,7 +443,7 @@ def run_selftest(*, seeds: int = 20, iters: int = 60, device: str | None = None,
                  progress: bool = False) -> dict:
     """Plant each bug, then run clean seeds; return kills, false alarms and detection limits."""
     engines = engines_for(device)
-    all_groups = ["seeds", "losses", "gradients", "optimizers", "data", "training"]
+    all_groups = list(GROUP_NAMES)
     out: dict = {"bugs": [], "false_alarms": [], "seeds": seeds}
     chosen = BUGS if bugs is None else bugs
     for bug in _progress(chosen, progress, "planted bugs"):

@@ -1,9 +1,11 @@
 """Tolerance classes, each derived from measured noise and written down with that measurement.
 
 A candidate is judged against the float64 NumPy reference, never against another candidate.
-An element passes when |a - e| <= atol_scale * max|e| + atol_floor + rtol * |e|, where max|e| is
-taken over the tensor being compared (so near-zero elements of a gradient are judged against the
-gradient's scale, not their own).
+An element passes when |a - e| <= atol_scale * max|e| + atol + rtol * |e|, where max|e| is taken
+over the tensor being compared (so near-zero elements of a gradient are judged against the
+gradient's scale, not their own), and the tensor when also ||a - e|| / ||e|| <= frob; the rule
+itself is :func:`verify.compare.compare_arrays`, and every entry here is a
+:class:`verify.compare.Tolerance`.
 
 Classes:
 * ``float64``: any float64 engine on any device.  Differences come only from summation order.
@@ -24,25 +26,42 @@ value is written beside it.  Selftest then shows that the planted bugs still exc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 
-__all__ = ["ToleranceSpec", "TOLERANCES", "tolerance_for", "curve_band", "flip_band", "SAFETY"]
+from .compare import Tolerance
+
+__all__ = ["KINDS", "TOLERANCES", "tolerance_for", "curve_band", "flip_band", "SAFETY"]
 
 SAFETY = 10.0
 
+#: Every quantity kind an observation can be judged as, and what it covers.  The tables below
+#: use these names only (checked at import), and a lookup of any other kind is refused.
+KINDS: dict[str, str] = {
+    "function": "activations and losses on typical inputs",
+    "function_adversarial": "the same on ill-conditioned inputs (huge logits, ties, exact zeros, "
+    "NaN/Inf, probabilities at 0 or 1)",
+    "gradient": "network gradients vs backprop",
+    "numerical": "central differences vs backprop: truncation error of h = 1e-4",
+    "numerical_delta": "the same with the book's δ in the loss",
+    "loss": "TwoLayerNet's loss",
+    "update": "optimizer: change of the parameters",
+    "replay_grad": "training step replay: the gradient",
+    "replay_update": "training step replay: the change of the parameters",
+    "replay_loss": "training step replay: the loss after the update",
+    "printed": "the notes' numbers, printed to 16-17 significant digits",
+    "printed8": "the notes' numbers, printed to 8 significant digits",
+    "order": "convergence orders (absolute)",
+    "data": "MNIST arrays (class exact)",
+    "restore": "elements numerical_gradient changed (class exact)",
+    "curve": "free-running loss: relative difference, by step (CURVE_BANDS)",
+    "flips": "prediction flips and changes of a correct count (FLIP_FRACTION)",
+}
+#: Kinds judged by a measured band instead of the elementwise rule.
+BAND_KINDS = ("curve", "flips")
 
-@dataclass(frozen=True)
-class ToleranceSpec:
-    rtol: float
-    atol_scale: float
-    atol_floor: float
-    frob: float
-    justification: str
-
-
-EXACT = ToleranceSpec(0.0, 0.0, 0.0, 0.0, "byte-for-byte equality; nothing is computed")
+EXACT = Tolerance("exact", 0.0, 0.0, "byte-for-byte equality; nothing is computed", frob=0.0)
 
 
 def _m(
@@ -59,18 +78,13 @@ _LONG = (3, " x 10,000 steps")
 
 def _s(
     rtol: float, atol_scale: float, frob: float, measured: str, atol_floor: float = 0.0
-) -> ToleranceSpec:
-    return ToleranceSpec(rtol, atol_scale, atol_floor, frob, measured)
+) -> Tolerance:
+    return Tolerance("measured", rtol, atol_floor, measured, atol_scale=atol_scale, frob=frob)
 
 
-#: (class, kind) -> spec: SAFETY x the measurement written beside it, rounded up.
-#: Kinds: function / function_adversarial (activations and losses on typical / ill-conditioned
-#: inputs), gradient (network gradients vs backprop), numerical (central differences vs
-#: backprop: truncation error of h = 1e-4), numerical_delta (the same with the book's δ in the
-#: loss), loss, update (optimizer: change of the parameters), replay_grad / replay_update /
-#: replay_loss (training step replay), printed / printed8 (the notes' numbers, printed to 16-17
-#: or 8 significant digits), order (convergence orders; absolute).
-TOLERANCES: dict[tuple[str, str], ToleranceSpec] = {
+#: (class, kind) -> tolerance: SAFETY x the measurement written beside it, rounded up (kinds:
+#: see KINDS).
+TOLERANCES: dict[tuple[str, str], Tolerance] = {
     # float64: every difference is summation order or a 1-ulp libm difference.
     ("float64", "function"): _s(1e-13, 3e-14, 2e-14, _m(2.7e-15, 8.1e-15, 1.7e-15)),
     ("float64", "function_adversarial"): _s(3e-10, 3e-10, 3e-10, _m(3.0e-11, 3.0e-11, 2.1e-11)),
@@ -108,18 +122,28 @@ TOLERANCES: dict[tuple[str, str], ToleranceSpec] = {
 #: the bound comes from anchors.md ("emulated TF32: gradient relative Frobenius error 1.2e-4 to
 #: 3.5e-4"), x SAFETY.  Kinds without matmuls (elementwise functions, optimizer arithmetic) are
 #: unaffected by TF32 and keep the float32 bounds.
-TF32_MATMUL = ToleranceSpec(
-    3.5e-2, 3.5e-3, 0.0, 3.5e-3, "anchors.md: emulated TF32 gradient rel. Frobenius 1.2e-4..3.5e-4"
-)
+TF32_MATMUL = _s(3.5e-2, 3.5e-3, 3.5e-3,
+                 "anchors.md: emulated TF32 gradient rel. Frobenius 1.2e-4..3.5e-4")
 _TF32_MATMUL_KINDS = ("gradient", "loss", "replay_grad", "replay_update", "replay_loss")
 
+_unknown = {k for _, k in TOLERANCES} - set(KINDS) | set(_TF32_MATMUL_KINDS) - set(KINDS)
+if _unknown:  # pragma: no cover - caught the moment a table entry is misspelled
+    raise AssertionError(f"tolerance kinds missing from KINDS: {sorted(_unknown)}")
 
-def tolerance_for(tclass: str, kind: str) -> ToleranceSpec:
-    """The spec for a class and kind; unknown pairs are a programming error, not a pass."""
+
+def tolerance_for(tclass: str, kind: str) -> Tolerance:
+    """The tolerance for a class and kind, named ``"class/kind"``; unknown pairs are a
+    programming error, not a pass."""
+    if kind not in KINDS:
+        raise KeyError(f"no tolerance kind {kind!r}: expected one of {', '.join(KINDS)}")
+    return replace(_lookup(tclass, kind), name=f"{tclass}/{kind}")
+
+
+def _lookup(tclass: str, kind: str) -> Tolerance:
     if tclass == "exact":
         return EXACT
     if tclass == "tf32":
-        return TF32_MATMUL if kind in _TF32_MATMUL_KINDS else tolerance_for("float32-cuda", kind)
+        return TF32_MATMUL if kind in _TF32_MATMUL_KINDS else _lookup("float32-cuda", kind)
     if tclass == "float32-cuda" and (tclass, kind) not in TOLERANCES:
         tclass = "float32-cpu"
     try:

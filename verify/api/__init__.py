@@ -15,7 +15,7 @@ check                             compares                                      
 
 How a verdict is reached.  Every comparison is one :class:`verify.observe.Observation`, judged
 by :func:`verify.observe.judge`, exactly as ``python -m verify`` judges the reference engines:
-an element passes when ``|a - e| <= atol_scale * max|e| + atol_floor + rtol * |e|`` and the
+an element passes when ``|a - e| <= atol_scale * max|e| + atol + rtol * |e|`` and the
 tensor passes when, in addition, its relative Frobenius error ``||a - e|| / ||e||`` is within
 the class's ``frob`` bound (that catches small systematic errors such as a gradient scaled by
 ``1 + 1e-4``).  NaN and Inf must sit at the same places.  The numbers come from
@@ -44,10 +44,9 @@ unknown reference or optimizer name lists the valid ones).
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..compare import ParityError
+from ..compare import ParityError, Tolerance
 from ..engines import FUNCTIONS
 from ..report import CheckResult
-from ..tolerances import ToleranceSpec
 from ._common import FRAMEWORKS, TOLERANCE_CLASSES, _check_choice, _raise_on_failure, _spec
 from .functions import check_backward, check_function
 from .gradient import check_gradient
@@ -128,7 +127,7 @@ class Oracle:
     assert_training_step = staticmethod(assert_training_step)
 
     @staticmethod
-    def tolerance(tclass: str, kind: str) -> ToleranceSpec:
+    def tolerance(tclass: str, kind: str) -> Tolerance:
         """The measured tolerance spec for a class and kind (``verify.tolerances``)."""
         _check_choice(tclass, "tclass", TOLERANCE_CLASSES)
         return _spec(tclass, kind)

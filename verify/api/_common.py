@@ -14,7 +14,7 @@ from ..compare import Comparison, ParityError, Tolerance, compare_arrays, to_num
 from ..engines import FUNCTIONS
 from ..observe import Observation, judge
 from ..report import CheckResult
-from ..tolerances import ToleranceSpec, tolerance_for
+from ..tolerances import tolerance_for
 
 FRAMEWORKS = ("auto", "numpy", "torch")
 TOLERANCE_CLASSES = ("float64", "float32-cpu", "float32-cuda", "tf32", "exact")
@@ -87,7 +87,7 @@ def _check_tclass(tclass: object) -> str | None:
     return _check_choice(tclass, "tolerance_class", TOLERANCE_CLASSES)
 
 
-def _spec(tclass: str, kind: str) -> ToleranceSpec:
+def _spec(tclass: str, kind: str) -> Tolerance:
     """The measured tolerance, with an error that says what is missing."""
     try:
         return tolerance_for(tclass, kind)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -12,7 +13,12 @@ from ..engines import Engine, reference_engine
 
 @dataclass
 class Context:
-    """Options of one verify run (``quick`` shrinks sizes, never tolerances)."""
+    """Options of one verify run (``quick`` shrinks sizes, never tolerances), and what the checks
+    record for the report beside their observations.
+
+    ``calibration``: the run measures noise instead of judging (``python -m verify calibrate``):
+    step replay then yields every replayed step's observations and consults no tolerance.
+    """
 
     engines: list[Engine]
     seed: int = 0
@@ -21,20 +27,25 @@ class Context:
     data_dir: str | None = None
     progress: bool = False
     replay_all: bool = False
+    calibration: bool = False
     reference: Engine = field(default_factory=reference_engine)
-    notes: dict = field(default_factory=dict)
+    #: where MNIST came from, once a check has loaded it
+    data_description: str | None = None
+    #: "function autograd, case" -> why torch autograd legitimately differs there (left out)
+    known_differences: dict[str, str] = field(default_factory=dict)
+    #: training histories of the free-running eager runs: "reference" and each engine's name
+    curves: dict[str, Any] = field(default_factory=dict)
 
     def rng(self, salt: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, salt])
 
-
     @cached_property
-    def mnist(self):
+    def mnist(self) -> tuple[Any, Any]:
         """((x_train, t_train), (x_test, t_test)) as float64/int64 plus the source description."""
         from reference_numpy.mnist import load_mnist
 
         data, source = load_mnist(data_dir=self.data_dir, return_source=True)
-        self.notes["data"] = source.describe()
+        self.data_description = source.describe()
         return data, source
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .atomic import clean_leftovers, write_file, write_set
 from .codec import NONFINITE_STRINGS, decode_float, encode_float
-from .model import KNOWN_GROUPS, CheckResult, Report
+from .model import CheckResult, Report
 from .schema import JSON_SCHEMA, SCHEMA_VERSION, validate_report_dict
 from .table import format_table
 from .writers import WRITERS, Writer, write_report_set
@@ -24,7 +24,6 @@ __all__ = [
     "CheckResult",
     "Report",
     "JSON_SCHEMA",
-    "KNOWN_GROUPS",
     "NONFINITE_STRINGS",
     "SCHEMA_VERSION",
     "WRITERS",

@@ -18,10 +18,9 @@ from verify.version import producer_info
 from .codec import decode_float, encode_float, jsonable
 from .schema import SCHEMA_NAME, SCHEMA_VERSION, upgrade, validate_report_dict
 
-__all__ = ["KNOWN_GROUPS", "CheckResult", "Report", "check_report"]
+__all__ = ["CheckResult", "Report", "check_report"]
 
 #: Groups the built-in checks use; other non-empty names are accepted too.
-KNOWN_GROUPS = ("losses", "gradients", "optimizers", "data", "training", "seeds")
 
 
 @dataclass
