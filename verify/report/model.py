@@ -20,8 +20,6 @@ from .schema import SCHEMA_NAME, SCHEMA_VERSION, upgrade, validate_report_dict
 
 __all__ = ["CheckResult", "Report", "check_report"]
 
-#: Groups the built-in checks use; other non-empty names are accepted too.
-
 
 @dataclass
 class CheckResult:
