@@ -142,9 +142,9 @@ def _torch_step(
             if fused:
                 _fused_sgd_step(net, xb, tb, ob, None, LEARNING_RATE)
                 return
-            grads = net._gradient(xb, tb, True, None)
+            grads = net.gradient_unchecked(xb, tb, True, None)
             opt._apply(params, grads)
-            net._loss(xb, tb, True, None)
+            net.loss_unchecked(xb, tb, True, None)
 
     return step
 

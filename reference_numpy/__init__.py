@@ -32,6 +32,7 @@ from .gradient import (
     gradient_descent,
     numerical_diff,
     numerical_gradient,
+    numerical_gradient_fast,
 )
 from .mnist import MnistSource, load_mnist, locate_mnist, read_idx
 from .networks import PARAM_NAMES, SimpleNet, TwoLayerNet, init_params
@@ -79,6 +80,7 @@ __all__ = [
     "mean_squared_error_grad",
     "numerical_diff",
     "numerical_gradient",
+    "numerical_gradient_fast",
     "plot_history",
     "read_idx",
     "relu",

@@ -44,7 +44,7 @@ from .gradient import (
     gradient_descent,
     numerical_diff,
     numerical_gradient,
-    numerical_gradient_batched,
+    numerical_gradient_fast,
 )
 from .mnist import MnistSource, load_mnist, locate_mnist, read_idx, torchvision_arrays
 from .networks import PARAM_NAMES, SimpleNet, TwoLayerNet, init_params
@@ -124,7 +124,7 @@ __all__ = [
     "mean_squared_error_grad",
     "numerical_diff",
     "numerical_gradient",
-    "numerical_gradient_batched",
+    "numerical_gradient_fast",
     "plan_tensors",
     "precision_guard",
     "relu",

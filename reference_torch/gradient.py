@@ -7,9 +7,10 @@ Three difference schemes, with their Taylor error terms:
 * central   (f(x+h) - f(x-h)) / 2h   = f'(x) + f'''(x) h²/6 + O(h⁴) → order 2
 
 ``convergence_order`` measures those orders from the slope of log(error) against log(h).
-``numerical_diff`` is framework-neutral (it works on Python floats and 0-d tensors alike) and
-is ``reference_numpy.gradient.numerical_diff`` itself.  ``numerical_gradient_batched`` evaluates
-the same differences with many perturbed points per call of ``f``.
+``numerical_gradient`` moves one element at a time in place (the book's way);
+``numerical_gradient_fast`` evaluates the same differences with many perturbed copies per call
+of a batched ``f``, leaving ``x`` untouched.  ``numerical_diff`` and ``difference`` work on
+Python floats (and 0-d tensors) and are framework-neutral: they are reference_numpy's own.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from reference_numpy.gradient import METHODS, PrecisionWarning, _difference, numerical_diff
+from reference_numpy.gradient import METHODS, PrecisionWarning, difference, numerical_diff
 
 from ._validate import as_float_tensor, check_choice, check_finite, check_positive
 
@@ -30,7 +31,8 @@ __all__ = [
     "PrecisionWarning",
     "numerical_diff",
     "numerical_gradient",
-    "numerical_gradient_batched",
+    "numerical_gradient_fast",
+    "difference",
     "difference_errors",
     "convergence_order",
     "gradient_descent",
@@ -88,11 +90,11 @@ def numerical_gradient(
                     fm = float(f(x))
             finally:
                 x[idx] = saved
-            grad[idx] = _difference(fp, f0, fm, h, method)
+            grad[idx] = difference(fp, f0, fm, h, method)
     return grad.to(device=x.device, dtype=x.dtype)
 
 
-def numerical_gradient_batched(
+def numerical_gradient_fast(
     f_batched: Callable[[Tensor], Tensor],
     x: Tensor,
     h: float = 1e-4,

@@ -452,10 +452,10 @@ def test_same_seed_same_weights_and_round_trip():
 def test_unchecked_cores_return_tensors():
     net = rt.TwoLayerNet(784, 50, 10, seed=0, device="cpu")
     xt, tt = torch.from_numpy(XM), torch.from_numpy(TM)
-    loss = net._loss(xt, tt, True, None)
+    loss = net.loss_unchecked(xt, tt, True, None)
     assert isinstance(loss, torch.Tensor) and loss.ndim == 0 and not loss.requires_grad
     assert float(loss) == float(net.loss(xt, tt))
-    grads = net._gradient(xt, tt, True, None)
+    grads = net.gradient_unchecked(xt, tt, True, None)
     assert all(torch.equal(grads[k], v) for k, v in net.gradient(xt, tt).items())
 
 
@@ -541,16 +541,16 @@ def test_numerical_gradient_restores_x_even_when_f_raises():
     )  # bit for bit
 
 
-def test_numerical_gradient_batched_equals_loop():
+def test_numerical_gradient_fast_equals_loop():
     f = lambda v: torch.sin(v).sum() + v[0, 1] * v[1, 2]  # noqa: E731
     fb = lambda vs: torch.sin(vs).sum(dim=(1, 2)) + vs[:, 0, 1] * vs[:, 1, 2]  # noqa: E731
     x = torch.from_numpy(RNG.standard_normal((3, 4)))
     for method in rt.METHODS:
         loop = rt.numerical_gradient(lambda v: float(f(v)), x.clone(), method=method)
-        batched = rt.numerical_gradient_batched(fb, x, method=method, chunk=5)
+        batched = rt.numerical_gradient_fast(fb, x, method=method, chunk=5)
         assert max_diff(batched, loop) <= 1e-11  # measured 1.1e-12 (sum order of 12 sines)
     with pytest.warns(rt.PrecisionWarning):
-        rt.numerical_gradient_batched(fb, x.float())
+        rt.numerical_gradient_fast(fb, x.float())
 
 
 def test_convergence_order_matches_numpy():

@@ -51,6 +51,8 @@ from typing import Any
 
 import numpy as np
 
+from reference_numpy.networks import PARAM_NAMES
+
 from .checks.context import r32
 from .compare import Comparison, ParityError, Tolerance, compare_arrays, to_numpy
 from .engines import FUNCTIONS
@@ -76,7 +78,6 @@ __all__ = [
 
 FRAMEWORKS = ("auto", "numpy", "torch")
 TOLERANCE_CLASSES = ("float64", "float32-cpu", "float32-cuda", "tf32", "exact")
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
 LOSS_AT = ("before", "after")
 
 ArrayLike = Any  # NumPy arrays, torch tensors, nested lists, scalars

@@ -16,13 +16,14 @@ import time
 
 import numpy as np
 
+from reference_numpy.networks import PARAM_NAMES as PARAMS
+
 from ..observe import Observation, bound_ratio, scaled_errors
 from ..report import CheckResult
 from ..tolerances import curve_band, flip_band
 from .context import Context, r32
 
 GROUP = "training"
-PARAMS = ("W1", "b1", "W2", "b2")
 LR = 0.1
 
 

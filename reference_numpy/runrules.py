@@ -1,0 +1,82 @@
+"""Framework-neutral rules of a training run, shared by both engines.
+
+reference_torch imports this module instead of mirroring it (it holds no arrays, only rules
+and Python numbers):
+
+* :class:`EarlyStopping` and :class:`BestSoFar`: when held-out accuracy says stop, and which
+  parameters to restore;
+* :func:`fusable`: when the fused SGD step of ``fastpath`` may run a configuration;
+* :data:`EVAL_BLOCK`: the row block of an accuracy pass on the CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .training import TrainHistory
+
+__all__ = ["EVAL_BLOCK", "EarlyStopping", "BestSoFar", "fusable"]
+
+#: Rows per block of an accuracy pass.  A 2048-row block keeps the hidden activations
+#: (2048 x 50 floats, 400 KB in float32) in L2 while the element-wise ops run over them; one
+#: block over all 60,000 rows spills to memory.  Measured on the 2-core CI machine: a float32
+#: train-set pass takes 82 ms in blocks against 119 ms in one piece (float64: 135 against 195).
+EVAL_BLOCK = 2048
+
+
+@dataclass
+class EarlyStopping:
+    """Stop when held-out accuracy has not improved by ``min_delta`` for ``patience`` evaluations,
+    and restore the parameters of the best evaluation."""
+
+    patience: int = 3
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.patience, bool)
+            or not isinstance(self.patience, int)
+            or self.patience < 1
+        ):
+            raise ValueError(f"patience: expected a positive int, got {self.patience!r}")
+        if not self.min_delta >= 0:
+            raise ValueError(f"min_delta: expected a number >= 0, got {self.min_delta!r}")
+
+
+class BestSoFar:
+    """Early stopping's bookkeeping: the held-out data, the best accuracy on it so far and the
+    parameters that had it (arrays in reference_numpy, tensors in reference_torch)."""
+
+    def __init__(self, es: EarlyStopping, x_val: Any, t_val: Any) -> None:
+        self.es, self.x, self.t = es, x_val, t_val
+        self.acc, self.since = float("-inf"), 0
+        self.params: dict[str, Any] | None = None
+
+    def stop(
+        self, hist: TrainHistory, i: int, acc: float, params: Callable[[], dict[str, Any]]
+    ) -> bool:
+        """Record held-out accuracy ``acc`` after iteration i; True when training should stop.
+        ``params`` gives the parameters to keep if this is the best evaluation so far."""
+        hist.val_acc_list.append(acc)
+        if acc > self.acc + self.es.min_delta:
+            self.acc, self.since, hist.best_iter = acc, 0, i
+            self.params = params()
+            return False
+        self.since += 1
+        if self.since >= self.es.patience:
+            hist.stopped_at = i
+            return True
+        return False
+
+
+def fusable(opt: object, weight_decay: float, sgd: type) -> str | None:
+    """Why the fused step cannot run this configuration (None when it can).  ``sgd`` is the
+    engine's plain SGD class: a subclass may change the update, so only SGD itself fuses."""
+    if type(opt) is not sgd:
+        return f"it fuses the plain SGD update only, got {type(opt).__name__}"
+    if weight_decay:
+        return f"it does not fold weight decay into the update, got λ={weight_decay}"
+    return None
