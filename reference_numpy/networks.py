@@ -384,7 +384,7 @@ class TwoLayerNet:
         nn, ii = np.nonzero(xb)
         xv = xb[nn, ii]
         steps = np.array([h, -h])[:, None, None] * xv[None, :, None]  # (2, P, 1)
-        dz = (self._act(a1[nn][None] + steps) - z1[nn][None]) * mask_take(mask, nn)  # (2, P, H)
+        dz = (self._act(a1[nn][None] + steps) - z1[nn][None]) * _mask_take(mask, nn)  # (2, P, H)
         change = self._hidden_loss_change if series else self._hidden_loss_change_direct
         diff = change(dz, a2, p["W2"], t_arr, is_labels, nn, loss_n, chunk)
         d_in = xb.shape[1]
@@ -485,7 +485,7 @@ class TwoLayerNet:
 _FACTORIAL = (1.0, 1.0, 2.0, 6.0, 24.0, 120.0)
 
 
-def mask_take(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _mask_take(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """mask[rows] for a (N, H) dropout mask, or the (H,) test-time scale broadcast over rows."""
     return mask[rows] if mask.ndim == 2 else mask[None]
 

@@ -19,23 +19,22 @@ same way: ``TrainRun.batch(i)`` for the data, ``TrainRun.finish`` for the losses
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from . import fastpath
-from ._validate import atomic_write, atomic_write_bytes, check_targets
+from ._validate import atomic_write, check_targets
 from .fastpath import MODES
 from .networks import PARAM_NAMES, TwoLayerNet
 from .optimizers import SGD, Optimizer
 from .plan import TrainPlan
-from .runrules import BestSoFar, EarlyStopping
+from .runrules import BestSoFar, EarlyStopping, TrainHistory
 
 __all__ = [
     "TrainHistory",
@@ -49,42 +48,6 @@ __all__ = [
     "save_params",
     "load_params",
 ]
-
-
-@dataclass
-class TrainHistory:
-    """The book's three lists, plus what is needed to compare and reproduce a run."""
-
-    train_loss_list: list[float] = field(default_factory=list)
-    train_acc_list: list[float] = field(default_factory=list)
-    test_acc_list: list[float] = field(default_factory=list)
-    eval_iters: list[int] = field(default_factory=list)
-    val_acc_list: list[float] = field(default_factory=list)
-    stopped_at: int | None = None
-    best_iter: int | None = None
-    seconds: float = 0.0
-    meta: dict[str, object] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-    def save_json(self, path: str | os.PathLike[str]) -> None:
-        """Write the history as JSON, atomically."""
-        data = json.dumps(self.to_dict(), indent=1, default=_json_default).encode()
-        atomic_write_bytes(path, data)
-
-    @classmethod
-    def load_json(cls, path: str | os.PathLike[str]) -> TrainHistory:
-        with open(path, encoding="utf-8") as f:
-            return cls(**json.load(f))
-
-
-def _json_default(o: object) -> object:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"cannot serialise {type(o).__name__}")
 
 
 def holdout_split(
@@ -152,12 +115,6 @@ def train(
         raise TypeError(f"network: expected a TwoLayerNet, got {type(network).__name__}")
     if not isinstance(plan, TrainPlan):
         raise TypeError(f"plan: expected a TrainPlan, got {type(plan).__name__}")
-    xtr, ttr = _data(network, x_train, t_train, "train")
-    xte, tte = _data(network, x_test, t_test, "test")
-    if len(xtr) != plan.train_size:
-        raise ValueError(
-            f"x_train: the plan expects {plan.train_size} training rows, got {len(xtr)}"
-        )
     plan_sizes = (plan.input_size, plan.hidden_size, plan.output_size)
     if plan_sizes != network.sizes:
         raise ValueError(f"network: the plan is for sizes {plan_sizes}, got {network.sizes}")
@@ -166,15 +123,27 @@ def train(
             f"plan: dropout_ratio {plan.dropout_ratio} does not match the network's "
             f"{network.dropout_ratio}"
         )
+    opt = optimizer if optimizer is not None else SGD(learning_rate)
+    if not isinstance(opt, Optimizer):
+        raise TypeError(f"optimizer: expected an Optimizer, got {type(opt).__name__}")
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress: expected True, False or None, got {progress!r}")
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise TypeError(
+            f"early_stopping: expected an EarlyStopping, got {type(early_stopping).__name__}"
+        )
+    run_mode = fastpath.resolve_mode(mode, opt, network.weight_decay_lambda)
+    xtr, ttr = _data(network, x_train, t_train, "train")
+    if len(xtr) != plan.train_size:
+        raise ValueError(
+            f"x_train: the plan expects {plan.train_size} training rows, got {len(xtr)}"
+        )
+    xte, tte = _data(network, x_test, t_test, "test")
     best = None
     if early_stopping is not None:
         if x_val is None or t_val is None:
             raise ValueError("x_val, t_val: early_stopping needs held-out data, got None")
         best = BestSoFar(early_stopping, *_data(network, x_val, t_val, "val"))
-    opt = optimizer if optimizer is not None else SGD(learning_rate)
-    if not isinstance(opt, Optimizer):
-        raise TypeError(f"optimizer: expected an Optimizer, got {type(opt).__name__}")
-    run_mode = fastpath.resolve_mode(mode, opt, network.weight_decay_lambda)
     hist = TrainHistory(
         meta={
             "dtype": str(network.dtype),

@@ -31,8 +31,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from reference_numpy.runrules import BestSoFar, EarlyStopping
-from reference_numpy.training import TrainHistory
+from reference_numpy.runrules import BestSoFar, EarlyStopping, TrainHistory
 from reference_numpy.training import as_labels as np_as_labels
 from reference_numpy.training import holdout_split as np_holdout_split
 

@@ -186,6 +186,10 @@ def test_train_bad_input(subset):
     before = {k: v.copy() for k, v in net.params.items()}
     with pytest.raises(ValueError, match="early_stopping needs held-out data"):
         rn.train(net, x, t, xt, tt, plan, early_stopping=rn.EarlyStopping(), progress=False)
+    with pytest.raises(TypeError, match="progress: expected True, False or None, got 1"):
+        rn.train(net, x, t, xt, tt, plan, progress=1)
+    with pytest.raises(TypeError, match="early_stopping: expected an EarlyStopping, got int"):
+        rn.train(net, x, t, xt, tt, plan, early_stopping=3, progress=False)
     assert all(np.array_equal(before[k], net.params[k]) for k in before)
 
 

@@ -377,11 +377,13 @@ def test_numerical_gradient_matches_numpy_fast_on_mnist_batch():
     net = rn.TwoLayerNet(784, 50, 10, seed=0)
     tnet = rt.TwoLayerNet.from_numpy(net, device="cpu")
     fast = net.numerical_gradient_fast(XM, TM)
-    got = tnet.numerical_gradient(torch.from_numpy(XM), torch.from_numpy(TM))
+    got = tnet.numerical_gradient_fast(torch.from_numpy(XM), torch.from_numpy(TM))
     assert max(max_diff(got[k], fast[k]) for k in fast) <= 1e-9  # measured 3.6e-13
     assert rel_diff(got, net.gradient(XM, TM)) < 1e-7  # truncation (h² term): measured 2.3e-9
     # The blocking changes how much runs per call, not a bit of the result.
-    small = tnet.numerical_gradient(torch.from_numpy(XM), torch.from_numpy(TM), chunk=100_000)
+    small = tnet.numerical_gradient_fast(
+        torch.from_numpy(XM), torch.from_numpy(TM), chunk=100_000
+    )
     assert all(torch.equal(small[k], got[k]) for k in got)
 
 
@@ -396,9 +398,9 @@ def test_numerical_gradient_matches_numpy_loop(config, targets):
     xt, tt = torch.from_numpy(x), torch.from_numpy(t)
     mt = None if mask is None else torch.from_numpy(mask)
     loop = net.numerical_gradient(x, t, mask)
-    got = tnet.numerical_gradient(xt, tt, mt, chunk=500)  # small chunks: the blocking is used
+    got = tnet.numerical_gradient_fast(xt, tt, mt, chunk=500)  # small chunks: the blocking is used
     assert max(max_diff(got[k], loop[k]) for k in loop) <= 1e-9  # measured 2.9e-12
-    tloop = tnet.numerical_gradient_loop(xt, tt, mt)
+    tloop = tnet.numerical_gradient(xt, tt, mt)
     assert max(max_diff(tloop[k], loop[k]) for k in loop) <= 1e-9  # measured 4.4e-12
 
 
@@ -406,7 +408,7 @@ def test_numerical_gradient_float32_warns():
     tnet = rt.TwoLayerNet(12, 6, 4, seed=1, device="cpu", dtype="float32")
     x, t = mnist_like(5, 12, 4, seed=0)
     with pytest.warns(rt.PrecisionWarning, match="float32"):
-        g = tnet.numerical_gradient(torch.from_numpy(x).float(), torch.from_numpy(t))
+        g = tnet.numerical_gradient_fast(torch.from_numpy(x).float(), torch.from_numpy(t))
     assert g["W1"].dtype == F32
 
 
@@ -744,7 +746,7 @@ def test_no_warnings_on_float64_paths():
     x, t = mnist_like(5, 12, 4, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        net.numerical_gradient(torch.from_numpy(x), torch.from_numpy(t))
+        net.numerical_gradient_fast(torch.from_numpy(x), torch.from_numpy(t))
         rt.numerical_gradient(lambda v: float(v.sum()), torch.zeros(2, dtype=F64))
 
 
