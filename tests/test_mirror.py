@@ -18,6 +18,7 @@ instead of mirroring it.  For each twin pair:
 
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib
 import inspect
@@ -41,9 +42,13 @@ TORCH_ONLY_MODULES = {
     "distributed": "DDP replay of a plan with torchrun: NumPy has no process group",
 }
 
-#: Modules whose torch side re-exports reference_numpy's objects only (framework-neutral code
-#: kept in one place): the names must be the very same objects; there is no second text.
-REEXPORTS = {"plotting": "a TrainHistory holds plain floats, so one implementation serves both"}
+#: Modules whose torch side re-exports every public object of reference_numpy's (framework-
+#: neutral code kept in one place): the shared names must be the very same objects, so the
+#: line share measures only what torch adds (its bound is high for that reason).
+REEXPORTS = {
+    "plotting": "a TrainHistory holds plain floats, so one implementation serves both",
+    "plan": "TrainPlan is NumPy by design; torch adds only the device copies of its arrays",
+}
 
 #: Public names one engine has and the other has not, per module, with the reason.
 NUMPY_ONLY_NAMES: dict[str, dict[str, str]] = {
@@ -138,20 +143,23 @@ TOKEN_MAP = [
     (r"\bTensors?\b", "Array"),
 ]
 
-#: Share of normalized lines that differ, per mirrored module: bound (measurement).  Measured
-#: at the commit that added this test; before the training split the figures were functions
-#: 0.405, gradient 0.436, networks 0.606, optimizers 0.281, plan 0.958, training 0.824, mnist
-#: 0.884, _validate 0.713 (fastpath did not exist).
+#: Share of normalized lines that differ, per mirrored module: each bound is the measurement
+#: (beside it, at the commit that added this test) + 0.005.  Before the training split
+#: (51558a1) the figures were: _validate 0.713, functions 0.405, gradient 0.436, mnist 0.884,
+#: networks 0.606, optimizers 0.281, plan 0.958, plotting 0.951, training 0.824 (no fastpath).
+#: fastpath stays high by design: the fused kernels are each framework's own, and the overlap
+#: (NumPy) and the CUDA graph (torch) have no twin.
 LINE_SHARE_BOUNDS: dict[str, float] = {
-    "_validate": 0.72,  # measured 0.713
-    "fastpath": 0.56,  # measured 0.553
-    "functions": 0.41,  # measured 0.405
-    "gradient": 0.36,  # measured 0.353
-    "mnist": 0.89,  # measured 0.884
-    "networks": 0.55,  # measured 0.545
-    "optimizers": 0.30,  # measured 0.292
-    "plan": 0.97,  # measured 0.960
-    "training": 0.46,  # measured 0.455
+    "_validate": 0.718,  # measured 0.713
+    "fastpath": 0.743,  # measured 0.738
+    "functions": 0.410,  # measured 0.405
+    "gradient": 0.272,  # measured 0.267
+    "mnist": 0.889,  # measured 0.884
+    "networks": 0.563,  # measured 0.558
+    "optimizers": 0.336,  # measured 0.331
+    "plan": 0.967,  # measured 0.962
+    "plotting": 0.956,  # measured 0.951
+    "training": 0.477,  # measured 0.472
 }
 
 
@@ -242,20 +250,22 @@ def _compare_signatures(qual: str, f_np: object, f_t: object) -> list[str]:
     except (TypeError, ValueError):  # properties, constants
         return []
     p_np = {k: v for k, v in s_np.parameters.items() if k not in allowed}
-    p_t = {
-        k: v
+    # torch-only ``device`` / ``dtype`` keywords are the documented framework difference.
+    framework = {
+        k
         for k, v in s_t.parameters.items()
-        if k not in allowed
-        and not (k in ("device", "dtype") and k not in s_np.parameters and v.kind is v.KEYWORD_ONLY)
-        and not (k in ("device", "dtype") and k not in s_np.parameters and k == list(s_t.parameters)[-1])
+        if k in ("device", "dtype") and k not in s_np.parameters and v.kind is v.KEYWORD_ONLY
     }
+    p_t = {k: v for k, v in s_t.parameters.items() if k not in allowed and k not in framework}
     problems = []
     if list(p_np) != list(p_t):
         problems.append(f"{qual}: parameters {list(p_np)} (NumPy) vs {list(p_t)} (torch)")
     for k in set(p_np) & set(p_t):
         a, b = p_np[k], p_t[k]
         if a.kind != b.kind or repr(a.default) != repr(b.default):
-            problems.append(f"{qual}({k}): {a.kind.name}={a.default!r} vs {b.kind.name}={b.default!r}")
+            problems.append(
+                f"{qual}({k}): {a.kind.name}={a.default!r} vs {b.kind.name}={b.default!r}"
+            )
     return problems
 
 
@@ -285,8 +295,6 @@ def test_same_signatures(name: str) -> None:
 
 @pytest.mark.parametrize("name", _twins())
 def test_lines_differ_only_within_the_bound(name: str) -> None:
-    if name in REEXPORTS:
-        pytest.skip(f"reference_torch.{name} re-exports NumPy's objects: {REEXPORTS[name]}")
     share = line_share(_source("reference_numpy", name), _source("reference_torch", name))
     assert name in LINE_SHARE_BOUNDS, f"{name}: no bound; measured {share:.3f}"
     assert share <= LINE_SHARE_BOUNDS[name], (
@@ -302,3 +310,59 @@ def test_line_share_sees_a_drift() -> None:
     assert line_share(a, a) == 0
     assert line_share(a.replace("numpy as np", "torch"), b) == 0
     assert line_share(a, b.replace("return", "y =")) > 0.2
+
+
+#: Private reference_numpy names reference_torch still reaches for, each owned by another part
+#: of issue 10 (the file layer of MNIST; the validation helpers).  The list may only shrink.
+PRIVATE_IMPORT_EXEMPTIONS = {
+    ("mnist", "_check_bool"),
+    ("mnist", "_expected_sum"),
+    ("mnist", "_stat_key"),
+    ("mnist", "_locate"),
+    ("_validate", "_describe"),
+}
+
+
+def _private_uses(src: str) -> set[tuple[str, str]]:
+    """(reference_numpy module, private name) pairs a module imports or reads off an alias."""
+    tree = ast.parse(src)
+    aliases: dict[str, str] = {}
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("reference_numpy"):
+            sub = (node.module or "").removeprefix("reference_numpy").lstrip(".")
+            for a in node.names:
+                if sub == "":
+                    aliases[a.asname or a.name] = a.name
+                elif a.name.startswith("_"):
+                    found.add((sub, a.name))
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("reference_numpy.") and a.asname:
+                    aliases[a.asname] = a.name.removeprefix("reference_numpy.")
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+            and node.attr.startswith("_")
+        ):
+            found.add((aliases[node.value.id], node.attr))
+    return found
+
+
+@pytest.mark.parametrize("name", TORCH_MODULES)
+def test_torch_uses_only_public_numpy_names(name: str) -> None:
+    """The unchecked core, the loop's rules and the data layer are public protocols: the torch
+    engine imports no underscore name of reference_numpy (beyond the listed exemptions)."""
+    used = _private_uses(_source("reference_torch", name))
+    assert used <= PRIVATE_IMPORT_EXEMPTIONS, sorted(used - PRIVATE_IMPORT_EXEMPTIONS)
+
+
+def test_private_use_detector_sees_both_forms() -> None:
+    src = (
+        "from reference_numpy.training import _Best, train\n"
+        "from reference_numpy import mnist as m\n"
+        "m._locate()\n"
+    )
+    assert _private_uses(src) == {("training", "_Best"), ("mnist", "_locate")}
