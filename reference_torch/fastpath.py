@@ -27,12 +27,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from reference_numpy.runrules import EVAL_BLOCK, fusable
-
 from ._validate import check_choice
 from .functions import CEE_DELTA
 from .networks import TwoLayerNet
 from .optimizers import OPTIMIZERS, SGD, Optimizer
+from .runrules import EVAL_BLOCK, fusable
 
 if TYPE_CHECKING:
     from .training import TrainRun

@@ -31,7 +31,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from reference_numpy.runrules import BestSoFar, EarlyStopping, TrainHistory
 from reference_numpy.training import as_labels as np_as_labels
 from reference_numpy.training import holdout_split as np_holdout_split
 
@@ -41,6 +40,7 @@ from .fastpath import MODES
 from .networks import PARAM_NAMES, TwoLayerNet
 from .optimizers import SGD, Optimizer
 from .plan import MaskFeed, TrainPlan, plan_tensors
+from .runrules import BestSoFar, EarlyStopping, TrainHistory
 
 __all__ = [
     "TrainHistory",
