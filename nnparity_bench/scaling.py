@@ -84,7 +84,7 @@ def _numpy_step(
     data: MnistData, dtype: str, batch: int, hidden: int, n: int, seed: int
 ) -> Callable[[int], None]:
     import reference_numpy as rn
-    from reference_numpy.training import _fused_loss, _fused_sgd_step, _target_positions
+    from reference_numpy.fastpath import fused_loss, fused_sgd_step, fused_target
 
     from .runs import make_plan
 
@@ -98,9 +98,9 @@ def _numpy_step(
     def step(i: int) -> None:
         nonlocal params
         xb, tb = (xtr, ttr) if rows is None else (xtr.take(rows[i], axis=0), ttr[rows[i]])
-        target = _target_positions(tb)
-        params = _fused_sgd_step(net, params, xb, target, None, LEARNING_RATE)
-        _fused_loss(net, params, xb, target, None)
+        target = fused_target(net, tb)
+        params = fused_sgd_step(net, params, xb, target, None, LEARNING_RATE)
+        fused_loss(net, params, xb, target, None)
 
     return step
 
@@ -110,9 +110,9 @@ def _torch_step(
 ) -> Callable[[int], None]:
     import torch
 
+    from reference_torch.fastpath import fused_loss, fused_sgd_step, fused_target
     from reference_torch.networks import TwoLayerNet
     from reference_torch.optimizers import SGD
-    from reference_torch.training import _fused_sgd_step
 
     from .runs import make_plan
 
@@ -130,21 +130,21 @@ def _torch_step(
     # The step train() runs by default: the fused SGD step on the CPU, the eager mirror on a
     # GPU (whose default, the CUDA graph, replays the eager step).
     fused = torch.device(device).type == "cpu"
-    onehot = torch.nn.functional.one_hot(ttr, 10).to(tdt)
 
     def step(i: int) -> None:
         with torch.no_grad():
             if rows is None:
-                xb, tb, ob = xtr, ttr, onehot
+                xb, tb = xtr, ttr
             else:
                 xb, tb = xtr.index_select(0, rows[i]), ttr.index_select(0, rows[i])
-                ob = onehot.index_select(0, rows[i])
             if fused:
-                _fused_sgd_step(net, xb, tb, ob, None, LEARNING_RATE)
+                target = fused_target(net, tb)
+                fused_sgd_step(net, params, xb, target, None, LEARNING_RATE)
+                fused_loss(net, params, xb, target, None)
                 return
-            grads = net._gradient(xb, tb, True, None)
+            grads = net.gradient_unchecked(xb, tb, True, None)
             opt._apply(params, grads)
-            net._loss(xb, tb, True, None)
+            net.loss_unchecked(xb, tb, True, None)
 
     return step
 

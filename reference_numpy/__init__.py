@@ -32,6 +32,7 @@ from .gradient import (
     gradient_descent,
     numerical_diff,
     numerical_gradient,
+    numerical_gradient_fast,
 )
 from .information import (
     cross_entropy,
@@ -93,6 +94,7 @@ __all__ = [
     "mean_squared_error_grad",
     "numerical_diff",
     "numerical_gradient",
+    "numerical_gradient_fast",
     "plot_history",
     "plot_loss_along_weight",
     "read_idx",

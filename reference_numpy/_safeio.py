@@ -56,7 +56,8 @@ def param_arrays(
     """A network's W1, b1, W2, b2 as plain float arrays of consistent shapes ((I, H), (H,),
     (H, O), (O,)), checked before a file is written: what ``TwoLayerNet`` can load back.
     ``to_numpy`` converts an engine's tensors first."""
-    names = ("W1", "b1", "W2", "b2")
+    from .networks import PARAM_NAMES as names  # at call time: networks imports this module
+
     if not isinstance(params, Mapping):
         raise TypeError(f"params: expected a dict of arrays {list(names)}, got {_describe(params)}")
     missing = [k for k in names if k not in params]

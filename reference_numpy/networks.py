@@ -3,6 +3,14 @@
 * ``numerical_gradient``: the book's element-by-element central difference (slow, the reference);
 * ``numerical_gradient_fast``: the same central differences, evaluated in groups (see below);
 * ``gradient``: backpropagation.
+
+The unchecked core.  ``TwoLayerNet.gradient_unchecked``, ``loss_unchecked`` and
+``count_correct_unchecked`` are the numerics of ``gradient``, ``loss`` and ``accuracy`` without
+the argument checks, for callers that checked their inputs once (the training loops, the
+benchmarks, verify's planted bugs).  Their contract, the same in reference_torch: ``x`` is 2-D in
+the network's dtype, ``t`` comes from ``check_targets`` (``is_labels`` says which form), ``mask``
+is None or a dropout mask of shape (N, hidden) in the network's dtype; nothing is checked, so
+anything else gives wrong numbers or an error from deep inside.
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ from .functions import (
     sigmoid,
     softmax,
 )
-from .gradient import numerical_gradient
+from .gradient import numerical_gradient, numerical_gradient_fast
+from .runrules import EVAL_BLOCK
 
 __all__ = ["SimpleNet", "TwoLayerNet", "init_params", "PARAM_NAMES", "ACTIVATIONS", "LOSSES"]
 
@@ -98,6 +107,15 @@ class SimpleNet:
     def numerical_gradient(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         """∂L/∂W by central differences, as the chapter computes it."""
         return numerical_gradient(lambda _: self.loss(x, t), self.W)
+
+    def numerical_gradient_fast(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The same central differences on perturbed copies of W, W itself never moved (for a
+        2x3 net no faster than the loop: it gives every network both forms)."""
+        x = as_float_array(x, "x")
+        loss = lambda w: float(cross_entropy_error(softmax(np.dot(x, w)), t))  # noqa: E731
+        return numerical_gradient_fast(
+            lambda ws: np.array([loss(w) for w in ws], dtype=self.W.dtype), self.W
+        )
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         """∂L/∂W = xᵀ (y - t) / N by backprop (ignores δ, so differs from numerical by ~1e-7)."""
@@ -177,8 +195,13 @@ class TwoLayerNet:
             raise ValueError(f"x: expected shape (N, {self.sizes[0]}), got {x.shape}")
         return x if x.dtype == self.dtype else x.astype(self.dtype)
 
-    def _hidden(self, x: np.ndarray, dropout_mask: np.ndarray | None) -> tuple[np.ndarray, ...]:
-        p = self.params
+    def _hidden(
+        self,
+        x: np.ndarray,
+        dropout_mask: np.ndarray | None,
+        p: Mapping[str, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, ...]:
+        p = self.params if p is None else p
         a1 = x @ p["W1"]
         a1 += p["b1"]
         z1 = self._act(a1)
@@ -206,11 +229,12 @@ class TwoLayerNet:
         """y = softmax(logits(x)): class probabilities, shape (N, output_size)."""
         return softmax(self.logits(x, dropout_mask))
 
-    def _weight_decay(self) -> float:
+    def _weight_decay(self, p: Mapping[str, np.ndarray] | None = None) -> float:
         lam = self.weight_decay_lambda
         if not lam:
             return 0.0
-        return 0.5 * lam * float(np.sum(self.params["W1"] ** 2) + np.sum(self.params["W2"] ** 2))
+        p = self.params if p is None else p
+        return 0.5 * lam * float(np.sum(p["W1"] ** 2) + np.sum(p["W2"] ** 2))
 
     def loss(self, x: np.ndarray, t: np.ndarray, dropout_mask: np.ndarray | None = None) -> float:
         """L = mean cross-entropy of softmax(logits) against t, + ½ λ Σ‖W‖² if weight decay."""
@@ -219,7 +243,7 @@ class TwoLayerNet:
         mask = (
             None if dropout_mask is None else self._mask(dropout_mask, (x.shape[0], self.sizes[1]))
         )
-        return self._loss(x, t_arr, is_labels, mask)
+        return self.loss_unchecked(x, t_arr, is_labels, mask)
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         """Fraction of rows whose argmax matches t (labels, or one-hot whose argmax is taken).
@@ -245,12 +269,12 @@ class TwoLayerNet:
         mask = (
             None if dropout_mask is None else self._mask(dropout_mask, (x.shape[0], self.sizes[1]))
         )
-        return self._gradient(x, t_arr, is_labels, mask)
+        return self.gradient_unchecked(x, t_arr, is_labels, mask)
 
-    def _gradient(
+    def gradient_unchecked(
         self, x: np.ndarray, t: np.ndarray, is_labels: bool, mask: np.ndarray | None
     ) -> dict[str, np.ndarray]:
-        """``gradient`` on checked inputs (x in self.dtype; t from check_targets)."""
+        """``gradient`` on checked inputs (the unchecked core: see the module docstring)."""
         p = self.params
         a1, z1, h = self._hidden(x, mask)
         a2 = h @ p["W2"] + p["b2"]
@@ -272,19 +296,38 @@ class TwoLayerNet:
             grads["W2"] = grads["W2"] + self.dtype.type(lam) * p["W2"]
         return grads
 
-    def _loss(
-        self, x: np.ndarray, t: np.ndarray, is_labels: bool, mask: np.ndarray | None
+    def loss_unchecked(
+        self,
+        x: np.ndarray,
+        t: np.ndarray,
+        is_labels: bool,
+        mask: np.ndarray | None,
+        params: Mapping[str, np.ndarray] | None = None,
     ) -> float:
-        """``loss`` on checked inputs."""
-        _, _, h = self._hidden(x, mask)
-        a2 = h @ self.params["W2"] + self.params["b2"]
+        """``loss`` on checked inputs (the unchecked core: see the module docstring), a float.
+        ``params`` replaces the network's parameters (reference_torch's autograd passes
+        detached copies)."""
+        p = self.params if params is None else params
+        _, _, h = self._hidden(x, mask, p)
+        a2 = h @ p["W2"] + p["b2"]
         n = a2.shape[0]
         if self.loss_name == "softmax_cross_entropy":
             logp = log_softmax(a2)
         else:
             logp = np.log(softmax(a2) + CEE_DELTA)
         data = -np.sum(logp[np.arange(n), t]) / n if is_labels else -np.sum(t * logp) / n
-        return float(data) + self._weight_decay()
+        return float(data) + self._weight_decay(p)
+
+    def count_correct_unchecked(self, x: np.ndarray, labels: np.ndarray) -> int:
+        """How many rows' logit argmax equals the label (np.argmax takes the first of ties), on
+        checked inputs, in ``EVAL_BLOCK``-row blocks; an int."""
+        correct = 0
+        for s in range(0, len(x), EVAL_BLOCK):
+            _, _, h = self._hidden(x[s : s + EVAL_BLOCK], None)
+            a2 = h @ self.params["W2"]
+            a2 += self.params["b2"]
+            correct += np.count_nonzero(np.argmax(a2, axis=1) == labels[s : s + EVAL_BLOCK])
+        return correct
 
     def numerical_gradient(
         self,
@@ -303,6 +346,7 @@ class TwoLayerNet:
         t: np.ndarray,
         dropout_mask: np.ndarray | None = None,
         h: float = 1e-4,
+        *,
         chunk: int = 2_000_000,
         series: bool = True,
     ) -> dict[str, np.ndarray]:
@@ -351,7 +395,7 @@ class TwoLayerNet:
         nn, ii = np.nonzero(xb)
         xv = xb[nn, ii]
         steps = np.array([h, -h])[:, None, None] * xv[None, :, None]  # (2, P, 1)
-        dz = (self._act(a1[nn][None] + steps) - z1[nn][None]) * mask_take(mask, nn)  # (2, P, H)
+        dz = (self._act(a1[nn][None] + steps) - z1[nn][None]) * _mask_take(mask, nn)  # (2, P, H)
         change = self._hidden_loss_change if series else self._hidden_loss_change_direct
         diff = change(dz, a2, p["W2"], t_arr, is_labels, nn, loss_n, chunk)
         d_in = xb.shape[1]
@@ -452,7 +496,7 @@ class TwoLayerNet:
 _FACTORIAL = (1.0, 1.0, 2.0, 6.0, 24.0, 120.0)
 
 
-def mask_take(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _mask_take(mask: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """mask[rows] for a (N, H) dropout mask, or the (H,) test-time scale broadcast over rows."""
     return mask[rows] if mask.ndim == 2 else mask[None]
 

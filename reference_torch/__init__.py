@@ -44,7 +44,7 @@ from .gradient import (
     gradient_descent,
     numerical_diff,
     numerical_gradient,
-    numerical_gradient_batched,
+    numerical_gradient_fast,
 )
 from .information import (
     cross_entropy,
@@ -130,7 +130,7 @@ __all__ = [
     "mean_squared_error_grad",
     "numerical_diff",
     "numerical_gradient",
-    "numerical_gradient_batched",
+    "numerical_gradient_fast",
     "plan_tensors",
     "plot_history",
     "plot_loss_along_weight",

@@ -7,9 +7,10 @@ Three difference schemes, with their Taylor error terms:
 * central   (f(x+h) - f(x-h)) / 2h   = f'(x) + f'''(x) h²/6 + O(h⁴) → order 2
 
 ``convergence_order`` measures those orders from the slope of log(error) against log(h).
-``numerical_diff`` is framework-neutral (it works on Python floats and 0-d tensors alike) and
-is ``reference_numpy.gradient.numerical_diff`` itself.  ``numerical_gradient_batched`` evaluates
-the same differences with many perturbed points per call of ``f``.
+``numerical_gradient`` moves one element at a time in place (the book's way);
+``numerical_gradient_fast`` evaluates the same differences with many perturbed copies per call
+of a batched ``f``, leaving ``x`` untouched.  ``numerical_diff`` and ``difference`` work on
+Python floats (and 0-d tensors) and are framework-neutral: they are reference_numpy's own.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from reference_numpy._validate import check_allocation
 from reference_numpy.gradient import (
     METHODS,
     PrecisionWarning,
-    _difference,
-    _value,
+    difference,
     numerical_diff,
+    scalar_value,
 )
 
 from ._validate import (
@@ -43,10 +44,12 @@ __all__ = [
     "PrecisionWarning",
     "numerical_diff",
     "numerical_gradient",
-    "numerical_gradient_batched",
+    "numerical_gradient_fast",
+    "difference",
     "difference_errors",
     "convergence_order",
     "gradient_descent",
+    "scalar_value",
 ]
 
 Tensor = torch.Tensor
@@ -90,24 +93,24 @@ def numerical_gradient(
     _warn_precision(x, h)
     grad = torch.zeros(x.shape, dtype=torch.float64)
     with torch.no_grad():
-        f0 = _value(f(x)) if method != "central" else None
+        f0 = scalar_value(f(x)) if method != "central" else None
         for idx in itertools.product(*(range(s) for s in x.shape)):
             saved = x[idx].clone()
             try:
                 fp = fm = None
                 if method != "backward":
                     x[idx] = saved + h
-                    fp = _value(f(x))
+                    fp = scalar_value(f(x))
                 if method != "forward":
                     x[idx] = saved - h
-                    fm = _value(f(x))
+                    fm = scalar_value(f(x))
             finally:
                 x[idx] = saved
-            grad[idx] = _difference(fp, f0, fm, h, method)
+            grad[idx] = difference(fp, f0, fm, h, method)
     return grad.to(device=x.device, dtype=x.dtype)
 
 
-def numerical_gradient_batched(
+def numerical_gradient_fast(
     f_batched: Callable[[Tensor], Tensor],
     x: Tensor,
     h: float = 1e-4,

@@ -1,9 +1,15 @@
 """SimpleNet and TwoLayerNet (§4.4.1 and §4.5) on tensors, with four ways to get their gradients.
 
-* ``numerical_gradient``: central differences, many perturbations per batched forward (see
-  ``TwoLayerNet.numerical_gradient``); ``numerical_gradient_loop`` is the book's element loop;
+* ``numerical_gradient``: the book's element-by-element central difference (slow, the reference);
+* ``numerical_gradient_fast``: the same central differences, many perturbations per batched
+  forward (see ``TwoLayerNet.numerical_gradient_fast``);
 * ``gradient``: backpropagation written by hand (the formulas of ``reference_numpy``);
 * ``autograd_gradient``: torch autograd through the same forward, an independent check.
+
+The unchecked core, with reference_numpy's contract (see its module docstring):
+``TwoLayerNet.gradient_unchecked``, ``loss_unchecked`` (a 0-d tensor) and
+``count_correct_unchecked`` (a 0-d int64 tensor) do no host sync, so the training loop can
+capture them in a CUDA graph.
 
 Weights come from ``reference_numpy.networks.init_params``, so one seed gives identical weights
 in both engines.  Methods take tensors on the network's device and of its dtype; anything else
@@ -39,7 +45,7 @@ from .functions import (
     sigmoid,
     softmax,
 )
-from .gradient import numerical_gradient
+from .gradient import numerical_gradient, numerical_gradient_fast
 
 __all__ = ["SimpleNet", "TwoLayerNet", "init_params", "PARAM_NAMES", "ACTIVATIONS", "LOSSES"]
 
@@ -90,6 +96,16 @@ class SimpleNet:
     def numerical_gradient(self, x: Tensor, t: Tensor) -> Tensor:
         """∂L/∂W by central differences, as the chapter computes it."""
         return numerical_gradient(lambda _: self.loss(x, t), self.W)
+
+    def numerical_gradient_fast(self, x: Tensor, t: Tensor) -> Tensor:
+        """The same central differences on perturbed copies of W, W itself never moved (for a
+        2x3 net no faster than the loop: it gives every network both forms)."""
+        x, t = self._x(x), check_tensor(t, "t", device=self.device, dtype=None)
+        loss = lambda w: float(cross_entropy_error(softmax(torch.matmul(x, w)), t))  # noqa: E731
+        return numerical_gradient_fast(
+            lambda ws: torch.tensor([loss(w) for w in ws], dtype=self.dtype, device=self.device),
+            self.W,
+        )
 
     def gradient(self, x: Tensor, t: Tensor) -> Tensor:
         """∂L/∂W = xᵀ (y - t) / N by backprop (ignores δ, so differs from numerical by ~1e-7)."""
@@ -247,7 +263,10 @@ class TwoLayerNet(torch.nn.Module):
         return x
 
     def _hidden(
-        self, x: Tensor, dropout_mask: Tensor | None, p: Mapping[str, Tensor] | None = None
+        self,
+        x: Tensor,
+        dropout_mask: Tensor | None,
+        p: Mapping[str, Tensor] | None = None,
     ) -> tuple[Tensor, ...]:
         p = self.params if p is None else p
         a1 = x @ p["W1"] + p["b1"]
@@ -307,7 +326,7 @@ class TwoLayerNet(torch.nn.Module):
 
         A 0-d tensor (``float(net.loss(x, t))`` for a number)."""
         x, t_arr, is_labels, mask = self._checked(x, t, dropout_mask)
-        return self._loss(x, t_arr, is_labels, mask)
+        return self.loss_unchecked(x, t_arr, is_labels, mask)
 
     def accuracy(self, x: Tensor, t: Tensor) -> float:
         """Fraction of rows whose argmax matches t (labels, or one-hot whose argmax is taken).
@@ -329,14 +348,13 @@ class TwoLayerNet(torch.nn.Module):
         dW2 = hᵀ dy, db2 = Σ dy, da1 = (dy W2ᵀ ⊙ mask) ⊙ act'(a1), dW1 = xᵀ da1, db1 = Σ da1.
         """
         x, t_arr, is_labels, mask = self._checked(x, t, dropout_mask)
-        return self._gradient(x, t_arr, is_labels, mask)
+        return self.gradient_unchecked(x, t_arr, is_labels, mask)
 
     @torch.no_grad()
-    def _gradient(
+    def gradient_unchecked(
         self, x: Tensor, t: Tensor, is_labels: bool, mask: Tensor | None
     ) -> dict[str, Tensor]:
-        """``gradient`` on checked inputs (x in self.dtype; t from check_targets; mask in
-        self.dtype).  No host sync, so the training loop can capture it in a CUDA graph."""
+        """``gradient`` on checked inputs (the unchecked core: see the module docstring)."""
         p = self.params
         a1, z1, h = self._hidden(x, mask)
         a2 = h @ p["W2"] + p["b2"]
@@ -358,17 +376,18 @@ class TwoLayerNet(torch.nn.Module):
             grads["W2"] = grads["W2"] + lam * p["W2"]
         return grads
 
-    def _loss(
+    def loss_unchecked(
         self,
         x: Tensor,
         t: Tensor,
         is_labels: bool,
         mask: Tensor | None,
-        p: Mapping[str, Tensor] | None = None,
+        params: Mapping[str, Tensor] | None = None,
     ) -> Tensor:
-        """``loss`` on checked inputs: a 0-d tensor, no ``.item()``, no host sync.  ``p``
-        replaces the parameters (autograd_gradient passes detached copies)."""
-        p = self.params if p is None else p
+        """``loss`` on checked inputs (the unchecked core: see the module docstring), a 0-d
+        tensor.  ``params`` replaces the network's parameters (autograd_gradient passes
+        detached copies)."""
+        p = self.params if params is None else params
         _, _, h = self._hidden(x, mask, p)
         a2 = h @ p["W2"] + p["b2"]
         n = a2.shape[0]
@@ -382,6 +401,13 @@ class TwoLayerNet(torch.nn.Module):
             data = -torch.sum(t * logp) / n
         return data + self._weight_decay(p)
 
+    def count_correct_unchecked(self, x: Tensor, labels: Tensor) -> Tensor:
+        """How many rows' logit argmax equals the label (torch.argmax, like np.argmax, takes the
+        first of ties), on checked inputs, in one block; a 0-d device tensor (no sync)."""
+        _, _, h = self._hidden(x, None)
+        a2 = h @ self.W2 + self.b2
+        return torch.count_nonzero(torch.argmax(a2, dim=1) == labels)
+
     def autograd_gradient(
         self, x: Tensor, t: Tensor, dropout_mask: Tensor | None = None
     ) -> dict[str, Tensor]:
@@ -394,23 +420,22 @@ class TwoLayerNet(torch.nn.Module):
         x, t_arr, is_labels, mask = self._checked(x, t, dropout_mask)
         leaves = {k: v.detach().clone().requires_grad_(True) for k, v in self.params.items()}
         with torch.enable_grad():
-            self._loss(x, t_arr, is_labels, mask, leaves).backward()
+            self.loss_unchecked(x, t_arr, is_labels, mask, leaves).backward()
         return {k: leaves[k].grad for k in PARAM_NAMES}
 
-    def numerical_gradient_loop(
+    def numerical_gradient(
         self,
         x: Tensor,
         t: Tensor,
         dropout_mask: Tensor | None = None,
         h: float = 1e-4,
     ) -> dict[str, Tensor]:
-        """Central differences, element by element, on each parameter (the book's slow way;
-        ``reference_numpy``'s ``TwoLayerNet.numerical_gradient``)."""
+        """Central differences, element by element, on each parameter (the book's slow way)."""
         loss = lambda _: self.loss(x, t, dropout_mask)  # noqa: E731 - the book's idiom
         return {k: numerical_gradient(loss, getattr(self, k), h=h) for k in PARAM_NAMES}
 
     @torch.no_grad()
-    def numerical_gradient(
+    def numerical_gradient_fast(
         self,
         x: Tensor,
         t: Tensor,
@@ -429,8 +454,8 @@ class TwoLayerNet(torch.nn.Module):
         the logits by dz±·mask·W2[j, :].  Blocks of up to ``chunk`` logits are evaluated per
         torch call, so the work runs in a few large kernels (fast on a GPU).  The weight-decay
         term ½λ(p±h)² contributes exactly λp.  Computed in the network's dtype (float32 warns
-        PrecisionWarning, as the element loop does); matches reference_numpy's loop and
-        ``numerical_gradient_fast`` to rounding (≈1e-12 in float64).
+        PrecisionWarning, as the element loop does); matches the element loop and
+        reference_numpy's ``numerical_gradient_fast`` to rounding (≈1e-12 in float64).
         """
         x, t_arr, is_labels, mask_in = self._checked(x, t, dropout_mask)
         h = check_positive(h, "h")

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, MutableMapping
+from typing import Any, ClassVar
 
 import torch
 
 from reference_numpy.optimizers import EPS
+from reference_numpy.optimizers import OPTIMIZERS as NP_OPTIMIZERS
 
 from ._validate import _describe, check_finite, check_inplace_ok, check_positive, check_tensor
 
@@ -63,6 +65,19 @@ def _overlap(p: Tensor, q: Tensor) -> bool:
 
 class Optimizer:
     """Base class: validates params/grads, then calls ``_step`` per key."""
+
+    #: Whether ``_apply`` can be captured in a CUDA graph (``fastpath``, mode "graph"): its
+    #: state tensors exist after the first step and every Python-side scalar (lr, momentum,
+    #: decay) is constant.  Each class declares it for itself, never by inheritance (a subclass
+    #: may change the step): set ``capturable = True`` in the class body to opt in, and then do
+    #: no host work per step.  Adam is not capturable: its bias-corrected
+    #: lr_t = lr·√(1-β2ᵗ)/(1-β1ᵗ) is a Python float that changes every step, which a graph
+    #: would freeze at its capture-time value.
+    capturable: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.capturable = cls.__dict__.get("capturable", False) is True
 
     def __init__(self, lr: float) -> None:
         self.lr = check_positive(lr, "lr")
@@ -130,6 +145,8 @@ class Optimizer:
 class SGD(Optimizer):
     """p ← p - lr·g."""
 
+    capturable = True
+
     def __init__(self, lr: float = 0.01) -> None:
         super().__init__(lr)
 
@@ -139,6 +156,8 @@ class SGD(Optimizer):
 
 class Momentum(Optimizer):
     """v ← m·v - lr·g;  p ← p + v."""
+
+    capturable = True
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         super().__init__(lr)
@@ -154,6 +173,8 @@ class Momentum(Optimizer):
 
 class Nesterov(Optimizer):
     """p ← p + m²·v - (1 + m)·lr·g;  v ← m·v - lr·g (the book's 2021-corrected order)."""
+
+    capturable = True
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         super().__init__(lr)
@@ -172,6 +193,8 @@ class Nesterov(Optimizer):
 class AdaGrad(Optimizer):
     """h ← h + g²;  p ← p - lr·g / (√h + 1e-7)."""
 
+    capturable = True
+
     def __init__(self, lr: float = 0.01) -> None:
         super().__init__(lr)
         self.h: dict[str, Tensor] = {}
@@ -184,6 +207,8 @@ class AdaGrad(Optimizer):
 
 class RMSprop(Optimizer):
     """h ← d·h + (1 - d)·g²;  p ← p - lr·g / (√h + 1e-7)."""
+
+    capturable = True
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
         super().__init__(lr)
@@ -228,13 +253,10 @@ class Adam(Optimizer):
         p -= self._lr_t * m / (torch.sqrt(v) + EPS)
 
 
+#: reference_numpy's registry, name for name (the names are defined there, once).
+_BY_CLASS_NAME = {c.__name__: c for c in (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam)}
 OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "sgd": SGD,
-    "momentum": Momentum,
-    "nesterov": Nesterov,
-    "adagrad": AdaGrad,
-    "rmsprop": RMSprop,
-    "adam": Adam,
+    name: _BY_CLASS_NAME[np_cls.__name__] for name, np_cls in NP_OPTIMIZERS.items()
 }
 
 #: The torch.optim optimizer that computes each book update, and how closely (float64, measured

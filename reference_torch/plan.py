@@ -15,9 +15,12 @@ from reference_numpy.plan import SAMPLING, TrainPlan
 
 from .device import resolve_device, resolve_dtype
 
-__all__ = ["TrainPlan", "SAMPLING", "plan_tensors", "dropout_mask", "dropout_masks"]
+__all__ = ["TrainPlan", "SAMPLING", "plan_tensors", "dropout_mask", "dropout_masks", "MaskFeed"]
 
 Tensor = torch.Tensor
+
+#: Bytes of dropout masks (bool) a ``MaskFeed`` keeps on the device at once.
+MASK_BUDGET = 64 << 20
 
 
 def _plan(plan: object) -> TrainPlan:
@@ -73,3 +76,33 @@ def dropout_masks(
     for k, i in enumerate(range(start, stop)):
         masks[k] = plan.dropout_mask(i, rows)
     return torch.from_numpy(masks).to(device=resolve_device(device), dtype=resolve_dtype(dtype))
+
+
+class MaskFeed:
+    """The plan's dropout masks on the device, ``k`` iterations at a time (bool).
+
+    Holding every mask at once can be large (10 000 × 100 × 50 is 50 MB as bool, 400 MB as
+    float64), so a window of k iterations (``MASK_BUDGET`` bytes) is copied at a time; a step
+    reads window row ``i % k``, which a captured graph can compute on the device from its step
+    counter.  On CUDA the window goes through pinned memory with a non-blocking copy, ordered
+    on the stream before the steps that read it.
+    """
+
+    def __init__(self, plan: TrainPlan, rows: int, device: torch.device) -> None:
+        self.plan, self.rows = plan, rows
+        per_iter = rows * plan.hidden_size
+        self.k = max(1, min(plan.iters_num, MASK_BUDGET // max(per_iter, 1)))
+        self.buf = torch.empty((self.k, rows, plan.hidden_size), dtype=torch.bool, device=device)
+        self._cuda = device.type == "cuda"
+
+    def refill(self, start: int) -> None:
+        """Copy the masks of iterations start … start + k - 1 into the window."""
+        stop = min(start + self.k, self.plan.iters_num)
+        host = np.empty((stop - start, self.rows, self.plan.hidden_size), dtype=bool)
+        for j, i in enumerate(range(start, stop)):
+            host[j] = self.plan.dropout_mask(i, self.rows)
+        src = torch.from_numpy(host)
+        if self._cuda:
+            self.buf[: stop - start].copy_(src.pin_memory(), non_blocking=True)
+        else:
+            self.buf[: stop - start].copy_(src)

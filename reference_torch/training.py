@@ -1,32 +1,21 @@
 """Mini-batch training exactly as the chapter runs it (§4.5.2–4.5.3), on tensors, replaying a plan.
 
 The loop is ``reference_numpy.training.train`` step for step: for i in range(iters_num) take the
-plan's batch i; compute the gradient by hand-written backprop (``network._gradient``); update
-the parameters (``optimizer._apply``); record the loss on that batch *after* the update; when
-``plan.is_eval_iter(i)``, record accuracy on the full train and test sets.  Batch indices and
-dropout masks come from the plan (``TrainPlan`` is NumPy, so both engines read the very same
-numbers), which is what makes a float64 torch run equal to the NumPy run to rounding.
+plan's batch i; compute the gradient by hand-written backprop; update the parameters; record
+the loss on that batch *after* the update; when ``plan.is_eval_iter(i)``, record accuracy on the
+full train and test sets.  Batch indices and dropout masks come from the plan (``TrainPlan`` is
+NumPy, so both engines read the very same numbers), which is what makes a float64 torch run
+equal to the NumPy run to rounding.
 
-What is different is only where the data lives and when the host looks at it:
-
-* the whole data set is on the network's device, validated once; each iteration gathers its
-  batch there by an index tensor (the plan's indices are copied to the device once);
-* per-iteration losses go into a preallocated device tensor (``losses[i] = loss``) and come to
-  the host once, at the end; at evaluation points only the correct-prediction counts are
-  computed (and read at the end, or at once when early stopping needs them), so an iteration
-  never waits for the host;
-* ``mode="graph"`` (CUDA only) captures one whole training step (gather, forward, backward,
-  update, loss write, step counter) in a ``torch.cuda.CUDAGraph`` and replays it, removing the
-  per-kernel launch cost that dominates a small net's step.  The captured step runs the same
-  kernels on the same data as the eager step, so the numbers are the same.
-* ``mode="fused"`` (the default on the CPU for SGD without weight decay) runs the same SGD step
-  in about 20 fused ATen kernels instead of the eager mirror's ~90 small ops: the bias inside
-  the product (``addmm``), ``torch.sigmoid`` and its backward, ``softmax`` and
-  ``cross_entropy``, and one ``sub_(g, alpha=lr)`` per parameter.  Same maths, other kernels,
-  so other rounding: it agrees with the eager path to rounding in float64 and within float32
-  noise in float32 (bounds measured in ``tests/test_torch_training.py``).  The eager mirror
-  pays torch's dispatch cost for each of its small ops, which is what the fused step removes
-  (measured: benchmarks/RESULTS.md).
+The loop's shape is reference_numpy's: ``train`` checks its inputs, picks the mode
+(``fastpath.resolve_mode``), builds a :class:`TrainRun` and hands it to one step mode:
+``run_eager`` here (the reference path, an op-for-op mirror of NumPy's) or
+``fastpath.run_fused`` / ``fastpath.run_graph``.  What differs is only where the data lives
+and when the host looks at it: the whole data set is on the network's device, validated
+once, and each iteration gathers its batch there by an index tensor (the plan's indices are
+copied to the device once); per-iteration losses and the evaluations' correct counts stay on
+the device and come to the host once, in ``TrainRun.finish`` (early stopping reads its one
+count at once), so an iteration never waits for the host.
 """
 
 from __future__ import annotations
@@ -34,31 +23,35 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from reference_numpy.training import _EVAL_BLOCK, EarlyStopping, TrainHistory, _Best, _fusable
-from reference_numpy.training import _labels as _np_labels
+from reference_numpy.training import as_labels as np_as_labels
 from reference_numpy.training import holdout_split as np_holdout_split
 
+from . import fastpath
 from ._safeio import param_arrays
 from ._train_checks import check_train_inputs, nonfinite_stop
-from ._validate import atomic_write, check_choice, check_targets, check_tensor
-from .functions import CEE_DELTA
+from ._validate import atomic_write, check_targets, check_tensor
+from .fastpath import MODES
 from .networks import PARAM_NAMES, TwoLayerNet
-from .optimizers import SGD, AdaGrad, Momentum, Nesterov, Optimizer, RMSprop
-from .plan import TrainPlan, plan_tensors
+from .optimizers import SGD, Optimizer
+from .plan import MaskFeed, TrainPlan, plan_tensors
+from .runrules import BestSoFar, EarlyStopping, TrainHistory
 
 __all__ = [
     "TrainHistory",
     "EarlyStopping",
     "MODES",
-    "GRAPH_OPTIMIZERS",
+    "TrainRun",
     "train",
+    "run_eager",
+    "as_labels",
     "holdout_split",
     "save_params",
     "load_params",
@@ -66,26 +59,52 @@ __all__ = [
 
 Tensor = torch.Tensor
 
-#: "eager": a plain Python loop of tensor ops mirroring reference_numpy (the reference path);
-#: "graph": one eager training step captured as a CUDA graph and replayed (CUDA only);
-#: "fused": the SGD step in fused ATen kernels (plain SGD, no weight decay; any device);
-#: "auto": "graph" on CUDA when the optimizer can be captured, "fused" on the CPU when the run
-#: is plain SGD without weight decay, else "eager".
-MODES = ("auto", "eager", "graph", "fused")
 
-#: Optimizers whose ``_apply`` is capturable: their state tensors exist after the first step
-#: and every Python-side scalar (lr, momentum, decay) is constant.  Adam is not here: its
-#: bias-corrected lr_t = lr·√(1-β2ᵗ)/(1-β1ᵗ) is a Python float that changes every step, which
-#: a graph would freeze at its capture-time value.  A subclass may opt in by setting
-#: ``capturable = True`` (its ``_apply`` must then do no host work per step).
-GRAPH_OPTIMIZERS: tuple[type[Optimizer], ...] = (SGD, Momentum, Nesterov, AdaGrad, RMSprop)
+def holdout_split(
+    x: Tensor | np.ndarray, t: Tensor | np.ndarray, n_val: int, seed: int = 0
+) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """Split off ``n_val`` random rows as held-out data: ((x_rest, t_rest), (x_val, t_val)).
 
-#: Bytes of dropout masks (bool) kept on the device at once; refilled every k iterations.
-_MASK_BUDGET = 64 << 20
-_WARMUP_STEPS = 3
+    The permutation is ``reference_numpy.training.holdout_split``'s (NumPy ``default_rng(seed)``),
+    so both engines hold out the same rows; tensors are indexed on their own device.
+    """
+    # NumPy's split of the row numbers: the same checks, the same rows in both engines.
+    (rest, _), (val, _) = np_holdout_split(np.arange(len(x)), np.arange(len(t)), n_val, seed)
+
+    def take(a: Tensor | np.ndarray, rows: np.ndarray) -> Any:
+        if isinstance(a, Tensor):
+            return a.index_select(0, torch.from_numpy(rows).to(a.device))
+        return a[rows]
+
+    return (take(x, rest), take(t, rest)), (take(x, val), take(t, val))
 
 
-# --------------------------------------------------------------------------------- validation
+def as_labels(
+    t: Tensor | np.ndarray,
+    n: int,
+    k: int,
+    name: str,
+    *,
+    device: torch.device,
+    dtype: torch.dtype = torch.float64,
+) -> Tensor:
+    """Training targets ``name`` for n rows of k classes as label indices (N,) on ``device``:
+    labels are checked, one-hot rows argmaxed once (exact for one-hot), soft targets refused.
+    A one-hot tensor must be of ``dtype``; NumPy targets go through reference_numpy's
+    ``as_labels`` and are moved once."""
+    if isinstance(t, Tensor):
+        arr, is_labels = check_targets((n, k), t, name, device=device, dtype=dtype)
+        if is_labels:
+            return arr
+        if not bool(torch.all((arr == 0) | (arr == 1))) or not bool(torch.all(arr.sum(1) == 1)):
+            raise ValueError(f"{name}: expected labels or one-hot rows, got soft targets")
+        return torch.argmax(arr, dim=1)
+    if isinstance(t, np.ndarray):
+        return torch.from_numpy(np_as_labels(t, n, k, name)).to(device)
+    raise TypeError(
+        f"{name}: expected labels as a torch.Tensor on {device} (or a NumPy array), "
+        f"got {type(t).__name__}"
+    )
 
 
 def _np_dtype(dtype: torch.dtype) -> np.dtype:
@@ -116,207 +135,7 @@ def _data(net: TwoLayerNet, x: object, t: object, name: str) -> tuple[Tensor, Te
             f"x_{name}: expected a torch.Tensor on {dev} (or a NumPy array, moved once), "
             f"got {type(x).__name__}"
         )
-    n = xt.shape[0]
-    if isinstance(t, Tensor):
-        arr, is_labels = check_targets((n, k), t, f"t_{name}", device=dev, dtype=dt)
-        if not is_labels:
-            ok = bool(torch.all((arr == 0) | (arr == 1))) and bool(torch.all(arr.sum(1) == 1))
-            if not ok:
-                raise ValueError(f"t_{name}: expected labels or one-hot rows, got soft targets")
-            arr = torch.argmax(arr, dim=1)  # exact for one-hot rows
-        return xt, arr
-    if isinstance(t, np.ndarray):
-        return xt, torch.from_numpy(_np_labels(t, n, k, f"t_{name}")).to(dev)
-    raise TypeError(
-        f"t_{name}: expected labels as a torch.Tensor on {dev} (or a NumPy array), "
-        f"got {type(t).__name__}"
-    )
-
-
-def _correct(net: TwoLayerNet, x: Tensor, labels: Tensor) -> Tensor:
-    """Number of rows whose logit argmax equals the label, as a 0-d device tensor (no sync).
-
-    torch.argmax, like np.argmax, returns the first of tied maxima."""
-    _, _, h = net._hidden(x, None)
-    a2 = h @ net.W2 + net.b2
-    return torch.count_nonzero(torch.argmax(a2, dim=1) == labels)
-
-
-def _correct_fused(net: TwoLayerNet, x: Tensor, labels: Tensor) -> Tensor:
-    """``_correct`` in fused kernels, in the NumPy reference's cache-sized row blocks on the CPU
-    (one block on CUDA)."""
-    block = len(x) if net.device.type == "cuda" else _EVAL_BLOCK
-    scale = (1 - net.dropout_ratio) if net.dropout_ratio else None
-    counts = []
-    for s in range(0, len(x), block):
-        _, _, a2 = _forward_fused(net, x[s : s + block], scale)
-        counts.append(torch.count_nonzero(torch.argmax(a2, dim=1) == labels[s : s + block]))
-    return torch.stack(counts).sum()
-
-
-def _forward_fused(
-    net: TwoLayerNet, x: Tensor, scale: Tensor | float | None
-) -> tuple[Tensor, Tensor, Tensor]:
-    """(z1, h, a2): z1 = act(x W1 + b1), h = z1 ⊙ scale (a dropout mask, the test-time
-    1 - ratio, or nothing), a2 = h W2 + b2, with the bias inside each product (addmm)."""
-    a1 = torch.addmm(net.b1, x, net.W1)
-    z1 = torch.sigmoid(a1) if net.activation == "sigmoid" else torch.relu(a1)
-    h = z1 if scale is None else z1 * scale
-    return z1, h, torch.addmm(net.b2, h, net.W2)
-
-
-def _fused_sgd_step(
-    net: TwoLayerNet, xb: Tensor, tb: Tensor, onehot: Tensor, mask: Tensor | None, lr: float
-) -> Tensor:
-    """One SGD step in fused kernels; returns the loss on the batch after the update (0-d).
-
-    The maths of ``TwoLayerNet._gradient`` then ``SGD._apply`` then ``TwoLayerNet._loss``:
-    dy = (softmax(a2) - onehot(t))/N, dh = dy W2ᵀ (⊙ mask), da1 = dh ⊙ act'(a1),
-    W2 -= lr·hᵀdy, b2 -= lr·Σdy, W1 -= lr·xᵀda1, b1 -= lr·Σda1.  ``onehot`` holds the batch's
-    targets as one-hot rows in the network's dtype (subtracting 0 or 1 is exact, so this is
-    dy[n, t_n] -= 1, in one kernel instead of an indexed write).
-    """
-    W1, b1, W2, b2 = net.W1, net.b1, net.W2, net.b2
-    z1, h, a2 = _forward_fused(net, xb, mask)
-    dy = torch.softmax(a2, dim=1).sub_(onehot).div_(xb.shape[0])
-    dh = torch.mm(dy, W2.t())  # before W2 moves
-    if mask is not None:
-        dh.mul_(mask)
-    if net.activation == "sigmoid":
-        da1 = torch.ops.aten.sigmoid_backward(dh, z1)  # dh·(1 - z1)·z1
-    else:
-        da1 = torch.ops.aten.threshold_backward(dh, z1, 0)  # dh where z1 > 0 (i.e. a1 > 0)
-    # The products are formed before they are subtracted.  Folding the update into the product
-    # (W.addmm_(hᵀ, dy, alpha=-lr)) saves a kernel, but for small shapes ATen's gemm adds each
-    # of the N terms lr·h_n·dy_n straight into W, rounding at W's scale every time: in float32
-    # that made W2 drift from the float64 reference about 13x faster than the eager path does
-    # (measured over the first 50 steps of the book run: 3.1e-6 against 2.3e-7 relative).
-    W2.sub_(torch.mm(h.t(), dy), alpha=lr)
-    b2.sub_(dy.sum(dim=0), alpha=lr)
-    W1.sub_(torch.mm(xb.t(), da1), alpha=lr)
-    b1.sub_(da1.sum(dim=0), alpha=lr)
-    _, _, a2 = _forward_fused(net, xb, mask)
-    if net.loss_name == "softmax_cross_entropy":
-        return torch.nn.functional.cross_entropy(a2, tb)
-    return torch.nn.functional.nll_loss(torch.log(torch.softmax(a2, dim=1) + CEE_DELTA), tb)
-
-
-def _resolve_mode(
-    mode: str, device: torch.device, opt: Optimizer, weight_decay: float = 0.0
-) -> str:
-    check_choice(mode, "mode", MODES)
-    capturable = type(opt) in GRAPH_OPTIMIZERS or getattr(opt, "capturable", False) is True
-    if mode == "auto":
-        if device.type == "cuda":
-            return "graph" if capturable else "eager"
-        return "fused" if _fusable(opt, weight_decay, SGD) is None else "eager"
-    if mode == "fused":
-        why = _fusable(opt, weight_decay, SGD)
-        if why is not None:
-            raise ValueError(f"mode: 'fused' cannot run this configuration: {why}; use 'eager'")
-    if mode == "graph":
-        if device.type != "cuda":
-            raise ValueError(
-                f"mode: 'graph' captures the step as a CUDA graph and needs a CUDA network, got "
-                f"device {device}; use mode='eager' (or 'auto', which picks eager here)"
-            )
-        if not capturable:
-            raise ValueError(
-                f"mode: 'graph' cannot capture {type(opt).__name__}: its step uses a Python "
-                f"value that changes every iteration (Adam's bias-corrected lr_t), which a CUDA "
-                f"graph would freeze; use mode='eager' (or 'auto', which picks eager for it). "
-                f"Capturable: {', '.join(c.__name__ for c in GRAPH_OPTIMIZERS)}"
-            )
-    return mode
-
-
-# --------------------------------------------------------------------------------- dropout
-
-
-class _MaskFeed:
-    """The plan's dropout masks on the device, ``k`` iterations at a time (bool).
-
-    Holding every mask at once can be large (10 000 × 100 × 50 is 50 MB as bool, 400 MB as
-    float64), so a window of k iterations is copied at a time; a step reads window row
-    ``i % k``, which a captured graph can compute on the device from its step counter.  On CUDA
-    the window goes through pinned memory with a non-blocking copy, ordered on the stream
-    before the steps that read it.
-    """
-
-    def __init__(self, plan: TrainPlan, rows: int, device: torch.device) -> None:
-        self.plan, self.rows = plan, rows
-        per_iter = rows * plan.hidden_size
-        self.k = max(1, min(plan.iters_num, _MASK_BUDGET // max(per_iter, 1)))
-        self.buf = torch.empty((self.k, rows, plan.hidden_size), dtype=torch.bool, device=device)
-        self._cuda = device.type == "cuda"
-
-    def refill(self, start: int) -> None:
-        stop = min(start + self.k, self.plan.iters_num)
-        host = np.empty((stop - start, self.rows, self.plan.hidden_size), dtype=bool)
-        for j, i in enumerate(range(start, stop)):
-            host[j] = self.plan.dropout_mask(i, self.rows)
-        src = torch.from_numpy(host)
-        if self._cuda:
-            self.buf[: stop - start].copy_(src.pin_memory(), non_blocking=True)
-        else:
-            self.buf[: stop - start].copy_(src)
-
-
-# --------------------------------------------------------------------------------- graph mode
-
-
-def _tensor_state(opt: Optimizer) -> dict[str, dict[str, Tensor]]:
-    return {
-        name: value
-        for name, value in vars(opt).items()
-        if isinstance(value, dict) and all(isinstance(v, Tensor) for v in value.values())
-    }
-
-
-class _Snapshot:
-    """Parameters and optimizer state before the graph's warm-up steps, to undo them.
-
-    Warm-up runs real steps (they create the optimizer's state tensors, which the graph must
-    capture, and initialise cuBLAS) and so changes the parameters; restoring *into the same
-    tensors* keeps the addresses the graph captured.  State created during warm-up starts at
-    zero, as every optimizer here creates it (``zeros_like``)."""
-
-    def __init__(self, params: Mapping[str, Tensor], opt: Optimizer) -> None:
-        self.params = {k: p.detach().clone() for k, p in params.items()}
-        self.state = {
-            name: {k: v.clone() for k, v in d.items()} for name, d in _tensor_state(opt).items()
-        }
-        self.scalars = {k: v for k, v in vars(opt).items() if not isinstance(v, (dict, Tensor))}
-
-    def restore(self, params: Mapping[str, Tensor], opt: Optimizer) -> None:
-        for k, p in params.items():
-            p.copy_(self.params[k])
-        for name, d in _tensor_state(opt).items():
-            before = self.state.get(name, {})
-            for k, v in d.items():
-                if k in before:
-                    v.copy_(before[k])
-                else:
-                    v.zero_()
-        for k, v in self.scalars.items():
-            setattr(opt, k, v)
-
-
-def _capture(step: Callable[[], None], warmup: int) -> torch.cuda.CUDAGraph:
-    """Warm ``step`` up on a side stream (as torch's CUDA-graph notes ask), then capture it."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(warmup):
-            step()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        step()
-    return graph
-
-
-# --------------------------------------------------------------------------------- train
+    return xt, as_labels(t, xt.shape[0], k, f"t_{name}", device=dev, dtype=dt)
 
 
 def train(
@@ -381,19 +200,18 @@ def train(
         raise TypeError(
             f"early_stopping: expected an EarlyStopping, got {type(early_stopping).__name__}"
         )
-    run_mode = _resolve_mode(mode, network.device, opt, network.weight_decay_lambda)
+    run_mode = fastpath.resolve_mode(mode, opt, network.weight_decay_lambda, device=network.device)
     xtr, ttr = _data(network, x_train, t_train, "train")
     if len(xtr) != plan.train_size:
         raise ValueError(
             f"x_train: the plan expects {plan.train_size} training rows, got {len(xtr)}"
         )
     xte, tte = _data(network, x_test, t_test, "test")
-    val = None
+    best = None
     if early_stopping is not None:
         if x_val is None or t_val is None:
             raise ValueError("x_val, t_val: early_stopping needs held-out data, got None")
-        val = _data(network, x_val, t_val, "val")
-
+        best = BestSoFar(early_stopping, *_data(network, x_val, t_val, "val"))
     hist = TrainHistory(
         meta={
             "dtype": str(network.dtype).removeprefix("torch."),
@@ -415,7 +233,20 @@ def train(
     show = sys.stderr.isatty() if progress is None else progress
     start = time.perf_counter()
     with torch.no_grad():
-        _Loop(network, opt, plan, xtr, ttr, xte, tte, val, early_stopping, hist).run(run_mode, show)
+        bar = tqdm(total=plan.iters_num, disable=not show, desc="train", unit="it", mininterval=0.5)
+        run = TrainRun(network, plan, xtr, ttr, xte, tte, best, hist, bar)
+        try:
+            if run_mode == "fused":
+                fastpath.run_fused(run, opt.lr)
+            elif run_mode == "graph":
+                fastpath.run_graph(run, opt)
+            else:
+                run_eager(run, opt)
+        finally:
+            bar.close()
+        if best is not None and best.params is not None:
+            for k in PARAM_NAMES:
+                network.params[k].copy_(best.params[k])
     hist.seconds = time.perf_counter() - start
     return hist
 
@@ -429,205 +260,86 @@ _CLASSES = {
 }
 
 
-class _Loop:
-    """One training run's device buffers and the two ways to step through it."""
+@dataclass
+class TrainRun:
+    """One run as every step mode sees it: the network, the plan, the checked data (labels as
+    indices, all on the network's device), early stopping's bookkeeping, the history being
+    filled and the progress bar; plus the device copies of the plan (``idx``: every batch's row
+    indices, None for full batches; ``masks``: the dropout masks' window, None without dropout).
+    reference_numpy's has the same fields and methods."""
 
-    def __init__(
-        self,
-        net: TwoLayerNet,
-        opt: Optimizer,
-        plan: TrainPlan,
-        xtr: Tensor,
-        ttr: Tensor,
-        xte: Tensor,
-        tte: Tensor,
-        val: tuple[Tensor, Tensor] | None,
-        early_stopping: EarlyStopping | None,
-        hist: TrainHistory,
-    ) -> None:
-        self.net, self.opt, self.plan, self.hist = net, opt, plan, hist
-        self.xtr, self.ttr, self.xte, self.tte = xtr, ttr, xte, tte
-        has_val = early_stopping is not None and val is not None
-        self.best = _Best(early_stopping, *val) if has_val else None
-        dev, dt = net.device, net.dtype
-        self.params = net.params
+    net: TwoLayerNet
+    plan: TrainPlan
+    xtr: Tensor
+    ttr: Tensor
+    xte: Tensor
+    tte: Tensor
+    best: BestSoFar | None
+    hist: TrainHistory
+    bar: Any
+
+    def __post_init__(self) -> None:
+        plan, dev = self.plan, self.net.device
         self.idx = plan_tensors(plan, dev)  # (iters, batch) int64, None for full batch
         rows = plan.train_size if self.idx is None else plan.batch_size
-        self.masks = _MaskFeed(plan, rows, dev) if plan.dropout_ratio else None
-        self.losses = torch.empty(plan.iters_num, dtype=dt, device=dev)
-        self.counts: list[Tensor] = []  # train/test correct counts per evaluation, read at end
-        self.correct = _correct
-        self.done = 0
+        self.masks = MaskFeed(plan, rows, dev) if plan.dropout_ratio else None
 
-    # ------------------------------------------------------------------ shared
+    def batch(self, i: int) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(x, t, dropout mask or None) of iteration i, gathered on the device."""
+        if self.idx is None:
+            xb, tb = self.xtr, self.ttr
+        else:
+            rows = self.idx[i]
+            xb, tb = self.xtr.index_select(0, rows), self.ttr.index_select(0, rows)
+        masks = self.masks
+        if masks is None:
+            return xb, tb, None
+        if i % masks.k == 0:
+            masks.refill(i)
+        return xb, tb, masks.buf[i % masks.k].to(self.net.dtype)
 
-    def _mask(self, i: int) -> Tensor | None:
-        if self.masks is None:
-            return None
-        if i % self.masks.k == 0:
-            self.masks.refill(i)
-        return self.masks.buf[i % self.masks.k].to(self.net.dtype)
-
-    def _evaluate(self, i: int) -> bool:
-        """Record accuracies after iteration i; True when early stopping says stop."""
-        net, hist = self.net, self.hist
-        hist.eval_iters.append(i)
-        correct = self.correct
-        self.counts.append(
-            torch.stack([correct(net, self.xtr, self.ttr), correct(net, self.xte, self.tte)])
-        )
-        best = self.best
-        if best is None:
-            return False
-        acc = int(correct(net, best.x, best.t)) / len(best.t)  # the one host read it needs
-        params = self.params
-        return best.stop(hist, i, acc, lambda: {k: v.detach().clone() for k, v in params.items()})
-
-    def _finish(self) -> None:
+    def finish(self, losses: list[Tensor] | Tensor, points: list[tuple[Tensor, Tensor]]) -> None:
+        """Write the per-iteration losses (0-d tensors, or one tensor of them) and, per
+        evaluation, the (train, test) correct counts into the history: one bulk host copy each."""
         hist = self.hist
-        hist.train_loss_list = self.losses[: self.done].tolist()  # the one bulk host copy
-        if self.counts:
-            counts = torch.stack(self.counts).tolist()
-            hist.train_acc_list = [c[0] / len(self.ttr) for c in counts]
-            hist.test_acc_list = [c[1] / len(self.tte) for c in counts]
-        if self.best is not None and self.best.params is not None:
-            for k in PARAM_NAMES:
-                self.params[k].copy_(self.best.params[k])
+        if isinstance(losses, list):
+            losses = torch.stack(losses) if losses else torch.empty(0)
+        hist.train_loss_list = losses.tolist()
+        counts = torch.stack([torch.stack(p) for p in points]).tolist() if points else []
+        hist.train_acc_list = [a / len(self.ttr) for a, _ in counts]
+        hist.test_acc_list = [b / len(self.tte) for _, b in counts]
 
-    def run(self, mode: str, show: bool) -> None:
-        bar = tqdm(
-            total=self.plan.iters_num, disable=not show, desc="train", unit="it", mininterval=0.5
-        )
-        try:
-            if mode == "graph":
-                self._run_graph(bar)
-            elif mode == "fused":
-                self.correct = _correct_fused
-                self._run_fused(bar)
-            else:
-                self._run_eager(bar)
-        finally:
-            bar.close()
-        self._finish()
 
-    # ------------------------------------------------------------------ eager
-
-    def _run_eager(self, bar: Any) -> None:
-        net, opt, params, plan = self.net, self.opt, self.params, self.plan
-        xtr, ttr, idx, losses = self.xtr, self.ttr, self.idx, self.losses
-        for i in range(plan.iters_num):
-            if idx is None:
-                xb, tb = xtr, ttr
-            else:
-                rows = idx[i]
-                xb, tb = xtr.index_select(0, rows), ttr.index_select(0, rows)
-            mask = self._mask(i)
-            grads = net._gradient(xb, tb, True, mask)
-            opt._apply(params, grads)
-            losses[i] = net._loss(xb, tb, True, mask)
-            self.done = i + 1
-            bar.update(1)
-            if self.hist.meta.get("allow_nonfinite") and nonfinite_stop(
-                self.hist, i, float(losses[i]), params
-            ):
-                break
-            if plan.is_eval_iter(i) and self._evaluate(i):
-                break
-
-    # ------------------------------------------------------------------ fused
-
-    def _run_fused(self, bar: Any) -> None:
-        net, plan, lr = self.net, self.plan, self.opt.lr
-        xtr, ttr, idx = self.xtr, self.ttr, self.idx
-        oh = torch.nn.functional.one_hot(ttr, net.sizes[2]).to(net.dtype)
-        losses: list[Tensor] = []  # 0-d device tensors, stacked once at the end
-        try:
-            for i in range(plan.iters_num):
-                if idx is None:
-                    xb, tb, ob = xtr, ttr, oh
-                else:
-                    rows = idx[i]
-                    xb, tb = xtr.index_select(0, rows), ttr.index_select(0, rows)
-                    ob = oh.index_select(0, rows)
-                losses.append(_fused_sgd_step(net, xb, tb, ob, self._mask(i), lr))
-                self.done = i + 1
-                bar.update(1)
-                if plan.is_eval_iter(i) and self._evaluate(i):
+def run_eager(run: TrainRun, opt: Optimizer) -> None:
+    """The reference loop: gradient, update (in place), loss, accuracy, one after another."""
+    net, plan, best, hist = run.net, run.plan, run.best, run.hist
+    params = net.params
+    losses: list[Tensor] = []
+    points: list[tuple[Tensor, Tensor]] = []
+    for i in range(plan.iters_num):
+        xb, tb, mask = run.batch(i)
+        grads = net.gradient_unchecked(xb, tb, True, mask)
+        opt._apply(params, grads)
+        losses.append(net.loss_unchecked(xb, tb, True, mask))
+        run.bar.update(1)
+        if hist.meta.get("allow_nonfinite") and nonfinite_stop(
+            hist, i, float(losses[-1]), params
+        ):
+            break
+        if plan.is_eval_iter(i):
+            hist.eval_iters.append(i)
+            points.append(
+                (
+                    net.count_correct_unchecked(run.xtr, run.ttr),
+                    net.count_correct_unchecked(run.xte, run.tte),
+                )
+            )
+            if best is not None:
+                acc = int(net.count_correct_unchecked(best.x, best.t)) / len(best.t)
+                keep = lambda p=params: {k: v.detach().clone() for k, v in p.items()}  # noqa: E731
+                if best.stop(hist, i, acc, keep):
                     break
-        finally:
-            if losses:
-                self.losses[: len(losses)] = torch.stack(losses)
-
-    # ------------------------------------------------------------------ graph
-
-    def _graph_step(self) -> Callable[[], None]:
-        """The training step with the iteration number as a device tensor, so every replay of
-        one captured graph reads its own batch, mask and loss slot."""
-        net, opt, params = self.net, self.opt, self.params
-        xtr, ttr, idx, losses, masks = self.xtr, self.ttr, self.idx, self.losses, self.masks
-        self.step = step = torch.zeros(1, dtype=torch.int64, device=net.device)
-        slots = torch.arange(len(losses), device=net.device)
-
-        def one_step() -> None:
-            if idx is None:
-                xb, tb = xtr, ttr
-            else:
-                rows = idx.index_select(0, step).reshape(-1)
-                xb, tb = xtr.index_select(0, rows), ttr.index_select(0, rows)
-            mask = None
-            if masks is not None:
-                j = torch.remainder(step, masks.k)
-                mask = masks.buf.index_select(0, j)[0].to(net.dtype)
-            grads = net._gradient(xb, tb, True, mask)
-            opt._apply(params, grads)
-            loss = net._loss(xb, tb, True, mask)
-            # losses[step] = loss without a host read of step (elementwise select: exact).
-            torch.where(slots == step, loss, losses, out=losses)
-            step.add_(1)
-
-        return one_step
-
-    def _run_graph(self, bar: Any) -> None:
-        plan = self.plan
-        one_step = self._graph_step()
-        if self.masks is not None:
-            self.masks.refill(0)
-        snap = _Snapshot(self.params, self.opt)
-        # Warm-up steps read the plan's first rows (the counter must stay below iters_num:
-        # an out-of-range index on the device would be a device-side assert).
-        graph = _capture(one_step, min(_WARMUP_STEPS, plan.iters_num))
-        snap.restore(self.params, self.opt)
-        self.step.zero_()
-        for i in range(plan.iters_num):
-            if self.masks is not None and i % self.masks.k == 0 and i:
-                self.masks.refill(i)
-            graph.replay()
-            self.done = i + 1
-            bar.update(1)
-            if plan.is_eval_iter(i) and self._evaluate(i):
-                break
-
-
-# --------------------------------------------------------------------------------- helpers
-
-
-def holdout_split(
-    x: Tensor | np.ndarray, t: Tensor | np.ndarray, n_val: int, seed: int = 0
-) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
-    """Split off ``n_val`` random rows as held-out data: ((x_rest, t_rest), (x_val, t_val)).
-
-    The permutation is ``reference_numpy.training.holdout_split``'s (NumPy ``default_rng(seed)``),
-    so both engines hold out the same rows; tensors are indexed on their own device.
-    """
-    # NumPy's split of the row numbers: the same checks, the same rows in both engines.
-    (rest, _), (val, _) = np_holdout_split(np.arange(len(x)), np.arange(len(t)), n_val, seed)
-
-    def take(a: Tensor | np.ndarray, rows: np.ndarray) -> Any:
-        if isinstance(a, Tensor):
-            return a.index_select(0, torch.from_numpy(rows).to(a.device))
-        return a[rows]
-
-    return (take(x, rest), take(t, rest)), (take(x, val), take(t, val))
+    run.finish(losses, points)
 
 
 def save_params(params: Mapping[str, Tensor | np.ndarray], path: str | os.PathLike[str]) -> None:

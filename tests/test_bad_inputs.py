@@ -395,7 +395,7 @@ ROWS: list[Row] = [
     Row("gradient", "gradient_descent-huge-path", call("gradient_descent",
         L(lambda e: (lambda x: 0.0)), A(np.ones(2)), step_num=10**15), ValueError,
         "step_num: the path of 1000000000000000 steps would need"),
-    Row("gradient", "numerical_gradient_batched-bad-shape", call("numerical_gradient_batched",
+    Row("gradient", "numerical_gradient_fast-bad-shape", call("numerical_gradient_fast",
         lambda pts: pts.sum(), A(np.array([1.0, 2.0]))), ValueError,
         r"f_batched: expected a tensor of shape", engines=("torch",)),
     # ------------------------------------------------------------------ networks

@@ -117,17 +117,18 @@ def test_replay_is_deterministic_and_dropout_comes_from_plan(subset):
 def test_blocked_accuracy_pass_counts_like_one_piece(subset, dtype):
     """train's accuracy pass runs in row blocks (cache-sized); the count must be the one
     TwoLayerNet.accuracy gets from a single product over all rows."""
-    from reference_numpy import training
+    from reference_numpy import fastpath, runrules
 
     (x, t), _ = subset
     plan = rn.TrainPlan(2000, 100, 60, seed=1)
     net, _ = _run(subset, plan, dtype=dtype)
     xs = np.concatenate([x] * 3).astype(dtype)  # 6,000 rows: several blocks and a ragged end
     ts = np.concatenate([t] * 3)
-    assert len(xs) % training._EVAL_BLOCK != 0
-    assert training._correct(net, xs, ts) / len(ts) == net.accuracy(xs, ts)
+    assert len(xs) % runrules.EVAL_BLOCK != 0
+    assert net.count_correct_unchecked(xs, ts) / len(ts) == net.accuracy(xs, ts)
     # The fused pass (other sigmoid formula, transposed logits) counts the same rows here.
-    assert training._correct_fused(net, net.params, xs, ts) == training._correct(net, xs, ts)
+    fused = fastpath.count_correct_fused(net, net.params, xs, ts)
+    assert fused == net.count_correct_unchecked(xs, ts)
 
 
 def test_early_stopping_restores_best(subset):
@@ -185,6 +186,10 @@ def test_train_bad_input(subset):
     before = {k: v.copy() for k, v in net.params.items()}
     with pytest.raises(ValueError, match="early_stopping needs held-out data"):
         rn.train(net, x, t, xt, tt, plan, early_stopping=rn.EarlyStopping(), progress=False)
+    with pytest.raises(TypeError, match="progress: expected True, False or None, got 1"):
+        rn.train(net, x, t, xt, tt, plan, progress=1)
+    with pytest.raises(TypeError, match="early_stopping: expected reference_numpy.EarlyStopping, got builtins.int"):
+        rn.train(net, x, t, xt, tt, plan, early_stopping=3, progress=False)
     assert all(np.array_equal(before[k], net.params[k]) for k in before)
 
 
@@ -278,12 +283,12 @@ def test_overlapped_fused_loop_is_the_serial_one_bit_for_bit(subset, monkeypatch
     makes the main thread wait for the second one over and over."""
     from threadpoolctl import threadpool_limits
 
-    from reference_numpy import training
+    from reference_numpy import fastpath
 
-    monkeypatch.setattr(training, "_OVERLAP_QUEUE_BYTES", 1)
+    monkeypatch.setattr(fastpath, "OVERLAP_QUEUE_BYTES", 1)
     out = {}
     for overlap in (False, True):
-        monkeypatch.setattr(training, "_overlaps", lambda plan, net, o=overlap: o)
+        monkeypatch.setattr(fastpath, "overlaps", lambda plan, net, o=overlap: o)
         with threadpool_limits(1, user_api="blas"):
             if case == "early-stopping":
                 out[overlap] = _es_run(subset, "fused")
@@ -316,7 +321,7 @@ def test_fused_writes_the_networks_own_arrays(subset):
 
 
 def test_fused_error_on_the_second_thread_reaches_the_caller(subset, monkeypatch):
-    from reference_numpy import training
+    from reference_numpy import fastpath
 
     calls = []
 
@@ -326,8 +331,8 @@ def test_fused_error_on_the_second_thread_reaches_the_caller(subset, monkeypatch
             raise FloatingPointError("loss went wrong")
         return 0.0
 
-    monkeypatch.setattr(training, "_fused_loss", broken)
-    monkeypatch.setattr(training, "_overlaps", lambda plan, net: True)
+    monkeypatch.setattr(fastpath, "fused_loss", broken)
+    monkeypatch.setattr(fastpath, "overlaps", lambda plan, net: True)
     (x, t), (xt, tt) = subset
     plan = rn.TrainPlan(2000, 100, 30, seed=7)
     net = rn.TwoLayerNet(784, 50, 10, params=plan.initial_params())
@@ -337,14 +342,14 @@ def test_fused_error_on_the_second_thread_reaches_the_caller(subset, monkeypatch
 
 
 def test_mode_choice_and_refusals(subset):
-    from reference_numpy import training
+    from reference_numpy import fastpath
 
-    assert training._resolve_mode("auto", rn.SGD()) == "fused"
-    assert training._resolve_mode("auto", rn.SGD(), weight_decay=0.01) == "eager"
-    assert training._resolve_mode("auto", rn.Momentum()) == "eager"
-    assert training._resolve_mode("eager", rn.SGD()) == "eager"
+    assert fastpath.resolve_mode("auto", rn.SGD()) == "fused"
+    assert fastpath.resolve_mode("auto", rn.SGD(), weight_decay=0.01) == "eager"
+    assert fastpath.resolve_mode("auto", rn.Momentum()) == "eager"
+    assert fastpath.resolve_mode("eager", rn.SGD()) == "eager"
     with pytest.raises(ValueError, match="mode: 'fused' .* plain SGD update only, got Adam"):
-        training._resolve_mode("fused", rn.Adam())
+        fastpath.resolve_mode("fused", rn.Adam())
     (x, t), (xt, tt) = subset
     plan = rn.TrainPlan(2000, 100, 5, hidden_size=20)
     net = rn.TwoLayerNet(784, 20, 10, params=plan.initial_params(), weight_decay_lambda=0.1)
@@ -357,4 +362,4 @@ def test_mode_choice_and_refusals(subset):
     hist = rn.train(net, x, t, xt, tt, plan, progress=False)
     assert (hist.meta["mode"], hist.meta["overlap"]) == ("eager", False)
     big = rn.TrainPlan(2000, 2000, 1, sampling="full")
-    assert not training._overlaps(big, rn.TwoLayerNet(784, 50, 10))  # 78M MACs a product
+    assert not fastpath.overlaps(big, rn.TwoLayerNet(784, 50, 10))  # 78M MACs a product

@@ -20,7 +20,9 @@ from fused_cases import FUSED_IDS, fused_cases, prel, rel
 
 import reference_numpy as rn
 from reference_numpy.mnist import SUBSET_DIR, read_sha256sums
+from reference_torch import fastpath as tf
 from reference_torch import optimizers as topt
+from reference_torch import plan as tplan
 from reference_torch import training as tt
 from reference_torch.networks import TwoLayerNet
 
@@ -338,8 +340,8 @@ def _cpu_graph_stand_in(monkeypatch: pytest.MonkeyPatch) -> list[int]:
             step()
         return Replayer(step)
 
-    monkeypatch.setattr(tt, "_capture", fake_capture)
-    monkeypatch.setattr(tt, "_resolve_mode", lambda mode, *_: mode)
+    monkeypatch.setattr(tf, "capture", fake_capture)
+    monkeypatch.setattr(tf, "resolve_mode", lambda mode, *_, **__: mode)
     return warmups
 
 
@@ -352,14 +354,14 @@ def test_graph_step_uncaptured_equals_eager_bitwise(
         train_size=len(x), batch_size=32, iters_num=50, seed=7, dropout_ratio=dropout
     )
     # A mask window of 7 iterations, so refills happen mid-run (50 = 7·7 + 1).
-    monkeypatch.setattr(tt, "_MASK_BUDGET", 7 * 32 * plan.hidden_size)
+    monkeypatch.setattr(tplan, "MASK_BUDGET", 7 * 32 * plan.hidden_size)
     _, net_e = _nets(plan, weight_decay_lambda=0.001)
     h_e = tt.train(net_e, x, t, xt, tt_, plan, topt.Momentum(0.05), progress=False, mode="eager")
     warmups = _cpu_graph_stand_in(monkeypatch)
     _, net_g = _nets(plan, weight_decay_lambda=0.001)
     opt = topt.Momentum(0.05)
     h_g = tt.train(net_g, x, t, xt, tt_, plan, opt, progress=False, mode="graph")
-    assert warmups == [tt._WARMUP_STEPS] and h_g.meta["mode"] == "graph"
+    assert warmups == [tf.WARMUP_STEPS] and h_g.meta["mode"] == "graph"
     assert h_g.train_loss_list == h_e.train_loss_list  # bitwise
     assert (h_g.train_acc_list, h_g.test_acc_list) == (h_e.train_acc_list, h_e.test_acc_list)
     for k, v in net_e.numpy_params().items():
@@ -391,15 +393,15 @@ def test_graph_mode_refusals() -> None:
         tt.train(net, x, t, x, t, plan, mode="fast", progress=False)
     cuda = torch.device("cuda", 0)
     with pytest.raises(ValueError, match="cannot capture Adam"):
-        tt._resolve_mode("graph", cuda, topt.Adam())
-    assert tt._resolve_mode("auto", cuda, topt.Adam()) == "eager"
-    assert tt._resolve_mode("auto", cuda, topt.RMSprop()) == "graph"
+        tf.resolve_mode("graph", topt.Adam(), device=cuda)
+    assert tf.resolve_mode("auto", topt.Adam(), device=cuda) == "eager"
+    assert tf.resolve_mode("auto", topt.RMSprop(), device=cuda) == "graph"
     cpu = torch.device("cpu")
-    assert tt._resolve_mode("auto", cpu, topt.SGD()) == "fused"
-    assert tt._resolve_mode("auto", cpu, topt.SGD(), weight_decay=0.01) == "eager"
-    assert tt._resolve_mode("auto", cpu, topt.Momentum()) == "eager"
+    assert tf.resolve_mode("auto", topt.SGD(), device=cpu) == "fused"
+    assert tf.resolve_mode("auto", topt.SGD(), weight_decay=0.01, device=cpu) == "eager"
+    assert tf.resolve_mode("auto", topt.Momentum(), device=cpu) == "eager"
     with pytest.raises(ValueError, match="mode: 'fused' .* plain SGD update only, got Adam"):
-        tt._resolve_mode("fused", cpu, topt.Adam())
+        tf.resolve_mode("fused", topt.Adam(), device=cpu)
     with pytest.raises(ValueError, match="mode: 'fused' .* weight decay"):
         tt.train(
             TwoLayerNet(4, 3, 10, params=plan.initial_params(), weight_decay_lambda=0.1),

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from reference_numpy.networks import PARAM_NAMES
+
 from .compare import to_numpy
 
 __all__ = ["Engine", "NumpyEngine", "TorchEngine", "engines_for", "FUNCTIONS", "reference_engine"]
@@ -136,8 +138,7 @@ class Engine:
         elif kind == "autograd":
             g = net.autograd_gradient(xs, ts, m)
         elif kind == "numerical":
-            g = (net.numerical_gradient_fast(xs, ts, m) if self.framework == "numpy"
-                 else net.numerical_gradient(xs, ts, m))
+            g = net.numerical_gradient_fast(xs, ts, m)
         else:
             raise ValueError(f"kind: expected backprop, autograd or numerical, got {kind!r}")
         return {k: self.back(v) for k, v in g.items()}
@@ -190,7 +191,7 @@ class Engine:
 
     def default_mode(self, lr: float) -> str:
         """The mode ``train`` picks by default (mode "auto") for plain SGD on this engine."""
-        return self.fn("training", "_resolve_mode")("auto", self.fn("optimizers", "SGD")(lr))
+        return self.fn("fastpath", "resolve_mode")("auto", self.fn("optimizers", "SGD")(lr))
 
     def train(self, plan: object, data: tuple, lr: float, mode: str = "eager",
               **net_kw: object) -> tuple:
@@ -227,8 +228,8 @@ class TorchEngine(Engine):
         self._dev = torch.device(self.device)
 
     def default_mode(self, lr: float) -> str:
-        resolve = self.fn("training", "_resolve_mode")
-        return resolve("auto", self._dev, self.fn("optimizers", "SGD")(lr))
+        resolve = self.fn("fastpath", "resolve_mode")
+        return resolve("auto", self.fn("optimizers", "SGD")(lr), device=self._dev)
 
     def to(self, a: np.ndarray) -> object:
         # A copy, never a view of the caller's array: engines update parameters in place.
@@ -248,10 +249,10 @@ class TorchEngine(Engine):
         return cls(i, h, k, params=params, device=self._dev, dtype=self._tdtype, **kw)
 
     def net_params(self, net: object) -> dict[str, np.ndarray]:
-        return {k: self.back(getattr(net, k)) for k in ("W1", "b1", "W2", "b2")}
+        return {k: self.back(getattr(net, k)) for k in PARAM_NAMES}
 
     def _param_dict(self, net: object) -> dict[str, object]:
-        return {k: getattr(net, k).data for k in ("W1", "b1", "W2", "b2")}
+        return {k: getattr(net, k).data for k in PARAM_NAMES}
 
     def _load(self, params: dict[str, object], p: dict[str, np.ndarray]) -> None:
         for k, v in params.items():

@@ -110,12 +110,12 @@ def _scale_output(engine, name, factor_of_input):
 
 
 def _grads_transform(engine, fn):
-    """Wrap TwoLayerNet._gradient(x, t, is_labels, mask) -> fn(self, grads, x, t, il, mask)."""
+    """Wrap TwoLayerNet.gradient_unchecked(x, t, is_labels, mask) -> fn(self, grads, ...)."""
     def make(orig):
         def _gradient(self, x, t, is_labels, mask):
             return fn(self, orig(self, x, t, is_labels, mask), x, t, is_labels, mask, orig)
         return _gradient
-    return _wrap_method(engine, "networks", "TwoLayerNet", "_gradient", make)
+    return _wrap_method(engine, "networks", "TwoLayerNet", "gradient_unchecked", make)
 
 
 def _scale_bias(eps):
@@ -268,14 +268,14 @@ def _shifted_batches() -> Iterator[None]:
 def _fused_lr(engine: str) -> Iterator[None]:
     """train's fast path (the fused SGD step) steps with lr × 1.001; the eager path is right,
     so only the checks of what train runs by default can see it."""
-    tmod = _module(engine, "training")
-    orig = tmod._fused_sgd_step
+    tmod = _module(engine, "fastpath")
+    orig = tmod.fused_sgd_step
 
     def step(*args):
         *rest, lr = args
         return orig(*rest, lr * 1.001)
 
-    with mock.patch.object(tmod, "_fused_sgd_step", step):
+    with mock.patch.object(tmod, "fused_sgd_step", step):
         yield
 
 
@@ -283,7 +283,7 @@ def _fused_lr(engine: str) -> Iterator[None]:
 def _loss_before_update() -> Iterator[None]:
     """The NumPy loop records the loss computed before the update (the book records after)."""
     cls = _module("numpy", "networks").TwoLayerNet
-    orig_g, orig_l = cls._gradient, cls._loss
+    orig_g, orig_l = cls.gradient_unchecked, cls.loss_unchecked
 
     def _gradient(self, x, t, il, mask):
         self._pre_update_loss = orig_l(self, x, t, il, mask)
@@ -293,7 +293,8 @@ def _loss_before_update() -> Iterator[None]:
         pre = self.__dict__.pop("_pre_update_loss", None)
         return pre if pre is not None else orig_l(self, x, t, il, mask)
 
-    with mock.patch.object(cls, "_gradient", _gradient), mock.patch.object(cls, "_loss", _loss):
+    with mock.patch.object(cls, "gradient_unchecked", _gradient), \
+            mock.patch.object(cls, "loss_unchecked", _loss):
         yield
 
 

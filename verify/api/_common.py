@@ -18,7 +18,6 @@ from ..tolerances import tolerance_for
 
 FRAMEWORKS = ("auto", "numpy", "torch")
 TOLERANCE_CLASSES = ("float64", "float32-cpu", "float32-cuda", "tf32", "exact")
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
 LOSS_AT = ("before", "after")
 
 ArrayLike = Any  # NumPy arrays, torch tensors, nested lists, scalars

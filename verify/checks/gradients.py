@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from reference_numpy.networks import PARAM_NAMES as PARAMS
+
 from ..observe import Observation
 from .context import Context, r32
 
 GROUP = "gradients"
-PARAMS = ("W1", "b1", "W2", "b2")
 
 
 def configs(ctx: Context) -> list[dict]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from reference_numpy.optimizers import OPTIMIZERS
+
 from ..observe import Observation
 from .context import Context, r32
 
 GROUP = "optimizers"
-NAMES = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+NAMES = tuple(OPTIMIZERS)
 
 
 def observe(ctx: Context) -> list[Observation]:

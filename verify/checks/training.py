@@ -17,13 +17,14 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from reference_numpy.networks import PARAM_NAMES as PARAMS
+
 from ..compare import bound_ratio
 from ..observe import Observation
 from ..tolerances import tolerance_for
 from .context import Context, r32
 
 GROUP = "training"
-PARAMS = ("W1", "b1", "W2", "b2")
 LR = 0.1
 
 
