@@ -188,7 +188,8 @@ def test_train_bad_input(subset):
         rn.train(net, x, t, xt, tt, plan, early_stopping=rn.EarlyStopping(), progress=False)
     with pytest.raises(TypeError, match="progress: expected True, False or None, got 1"):
         rn.train(net, x, t, xt, tt, plan, progress=1)
-    with pytest.raises(TypeError, match="early_stopping: expected reference_numpy.EarlyStopping, got builtins.int"):
+    msg = "early_stopping: expected reference_numpy.EarlyStopping, got builtins.int"
+    with pytest.raises(TypeError, match=msg):
         rn.train(net, x, t, xt, tt, plan, early_stopping=3, progress=False)
     assert all(np.array_equal(before[k], net.params[k]) for k in before)
 
