@@ -55,7 +55,8 @@ def test_smoke_run_writes_reports(smoke: tuple) -> None:
     rc, out = smoke
     assert rc == 0
     assert {p.name for p in out.iterdir()} == REPORTS
-    assert not list(out.glob(".*.tmp")), "atomic writes leave no temp files"
+    assert not list(out.glob(".*.tmp")) and not list(out.glob(".nnparity-tmp-*")), \
+        "atomic writes leave no temp files"
 
 
 def test_json_is_complete(smoke: tuple) -> None:

@@ -104,7 +104,8 @@ def test_dry_run_writes_every_file(dry_run) -> None:
     for step in gc.STEP_NAMES:
         if step != "data":  # the data step runs inside the driver
             assert (out / "logs" / f"{step}.log").stat().st_size > 0, step
-    assert not list(out.rglob(".*.tmp")), "atomic writes leave no temp files"
+    assert not list(out.rglob(".*.tmp")) and not list(out.rglob(".nnparity-tmp-*")), \
+        "atomic writes leave no temp files"
 
 
 def test_dry_run_contents(dry_run) -> None:

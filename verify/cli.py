@@ -17,7 +17,9 @@ from typing import NoReturn
 import numpy as np
 
 from .checks import GROUP_NAMES
+from .plans import BOOK_ITERS, QUICK_ITERS
 from .preflight import preflight
+from .progress import Progress
 from .report import CheckResult, Report, format_table
 from .report.atomic import write_file
 from .report.writers import WRITERS, write_report_set
@@ -51,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="both", choices=("float32", "float64", "both"),
                    help="candidate precision(s); the reference is always NumPy float64")
     p.add_argument("--iters", type=int, default=None,
-                   help="training iterations (default 10000, the book's run; 500 with --quick)")
+                   help=f"training iterations (default {BOOK_ITERS:,}, the book's run; "
+                   f"{QUICK_ITERS:,} with --quick)")
     p.add_argument("--seed", type=int, default=0, help="seed of the plan and the test inputs")
     p.add_argument("--seeds", type=int, default=None,
                    help="selftest/calibrate: how many seeds to run with no bug (default 20)")
@@ -59,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="MNIST folder (default: $NNPARITY_DATA_DIR, cache, download, subset)")
     _add_output_options(p)
     p.add_argument("--quick", action="store_true",
-                   help="smaller runs (500 training iterations, fewer points); same tolerances")
+                   help=f"smaller runs ({QUICK_ITERS:,} training iterations, 3 accuracy "
+                   "evaluations on full MNIST, fewer points); same tolerances")
     p.add_argument("--allow-tf32", action="store_true",
                    help="declare TF32: judge float32 with the tf32 class instead of failing")
     p.add_argument("--replay-all", action="store_true",
@@ -103,20 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
     engines = engines_for(args.device, dtypes, allow_tf32=args.allow_tf32)
     ctx = Context(engines=engines, seed=args.seed, quick=args.quick,
-                  iters=args.iters or (500 if args.quick else 10_000), data_dir=args.data_dir,
-                  progress=not args.no_progress and sys.stderr.isatty(),
+                  iters=args.iters or (QUICK_ITERS if args.quick else BOOK_ITERS),
+                  data_dir=args.data_dir, progress=not args.no_progress,
                   replay_all=args.replay_all)
     groups = list(GROUP_NAMES) if args.command == "all" else [args.command]
+    # A bar per group in a terminal; in a CI log, start/heartbeat/end lines (verify.progress).
+    prog = Progress("off" if args.no_progress else "auto")
     start = time.perf_counter()
     with _guard(engines, args.allow_tf32):
         checks: list[CheckResult] = [*_precision_checks(engines, args.allow_tf32)]
         for g in groups:
-            t0 = time.perf_counter()
-            if ctx.progress:
-                print(f"[{g}] running...", file=sys.stderr, flush=True)
-            checks += run_groups(ctx, [g])
-            if ctx.progress:
-                print(f"[{g}] {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+            with prog.stage(f"{g} checks", unit="checks") as st:
+                new = run_groups(ctx, [g])
+                st.advance(len(new))
+            checks += new
         # Recorded inside the guard: the settings the checks actually ran with.
         env = _environment(ctx, args, time.perf_counter() - start)
     report = Report(checks=checks, environment=env)
@@ -167,6 +171,7 @@ def _environment(ctx, args: argparse.Namespace, seconds: float) -> dict:
         "engines": [e.name for e in ctx.engines], "reference": ctx.reference.name,
         "data": ctx.data_description or "not loaded", "seconds": round(seconds, 2),
         "known_differences": ctx.known_differences,
+        "golden": ctx.golden or "not checked (no training group in this run)",
     }
     try:
         import torch

@@ -14,6 +14,7 @@ import argparse
 import os
 from pathlib import Path
 
+from .plans import BOOK_ITERS, QUICK_ITERS
 from .report.atomic import TMP_PREFIX, replace_refusal
 from .report.writers import WRITERS, report_set_patterns
 
@@ -42,7 +43,8 @@ def _iters(args: argparse.Namespace) -> int:
     """The iterations the command will run (the defaults of cli, selftest and calibrate)."""
     if args.iters is not None:
         return args.iters
-    return {"selftest": 60, "calibrate": 300}.get(args.command, 500 if args.quick else 10_000)
+    default = QUICK_ITERS if args.quick else BOOK_ITERS
+    return {"selftest": 60, "calibrate": 300}.get(args.command, default)
 
 
 def scaling_bytes(args: argparse.Namespace) -> int:

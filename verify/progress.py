@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 __all__ = ["Progress", "HEARTBEAT_SECONDS"]
 
@@ -32,14 +32,18 @@ PREFIX = "[nnparity]"
 class _Stage:
     """One running stage: its counter, and the lines a log gets for it."""
 
-    def __init__(self, desc: str, total: int | None, unit: str, stream: IO[str]) -> None:
+    def __init__(self, desc: str, total: int | None, unit: str, stream: IO[str],
+                 bar: Any = None) -> None:
         self.desc, self.total, self.unit, self.stream = desc, total, unit, stream
         self.done = 0
         self.start = time.monotonic()
         self._lock = threading.Lock()
+        self.bar = bar  # a tqdm bar in a terminal, else None
 
     def advance(self, n: int = 1) -> None:
         self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
 
     def _say(self, text: str) -> None:
         with self._lock:
@@ -90,16 +94,27 @@ class Progress:
     @contextmanager
     def stage(self, desc: str, total: int | None = None, unit: str = "steps") -> Iterator[_Stage]:
         """A stage of work; ``advance()`` the yielded object as work gets done."""
-        st = _Stage(desc, total, unit, self.stream)
-        if self.mode != "lines":
-            yield st
+        if self.mode == "off":
+            yield _Stage(desc, total, unit, self.stream)
             return
-        st.started()
+        bar = None
+        if self.mode == "bar":
+            from tqdm.auto import tqdm
+
+            bar = tqdm(desc=desc, total=total, unit=unit.rstrip("s") or unit, leave=False,
+                       file=self.stream, mininterval=0.5)
+        st = _Stage(desc, total, unit, self.stream, bar)
+        if bar is None:
+            st.started()
         stop = threading.Event()
 
         def beat() -> None:
-            while not stop.wait(self.interval):
-                st.beat()
+            # A bar's clock moves only when it is redrawn: redraw it while nothing advances.
+            while not stop.wait(0.5 if bar is not None else self.interval):
+                if bar is not None:
+                    bar.refresh()
+                else:
+                    st.beat()
 
         thread = threading.Thread(target=beat, name=f"heartbeat {desc}", daemon=True)
         thread.start()
@@ -113,19 +128,16 @@ class Progress:
         finally:
             stop.set()
             thread.join()
-            st.finished(failed)
+            if bar is not None:
+                bar.close()
+            else:
+                st.finished(failed)
 
     def iterate(self, it: Iterable[T], desc: str, total: int | None = None,
                 unit: str = "steps") -> Iterator[T]:
         """``it``, reported as a stage (a tqdm bar in a terminal)."""
         if total is None and hasattr(it, "__len__"):
             total = len(it)  # type: ignore[arg-type]
-        if self.mode == "bar":
-            from tqdm.auto import tqdm
-
-            yield from tqdm(it, desc=desc, total=total, unit=unit.rstrip("s") or unit,
-                            mininterval=0.5, leave=False, file=self.stream)
-            return
         with self.stage(desc, total, unit) as st:
             for item in it:
                 yield item

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -494,11 +493,10 @@ def detection_limits(engines: list[Engine], data_dir: str | None, iters: int) ->
 
 
 def _progress(it, show: bool, desc: str):
-    if not show:
-        return it
-    from tqdm.auto import tqdm
+    from .progress import Progress
 
-    return tqdm(list(it), desc=desc, leave=False)
+    items = list(it)
+    return Progress("auto" if show else "off").iterate(items, desc, unit="runs")
 
 
 def format_selftest(out: dict) -> str:
@@ -523,7 +521,7 @@ def format_selftest(out: dict) -> str:
 def main(args: argparse.Namespace) -> int:
     out = run_selftest(seeds=args.seeds or 20, iters=args.iters or 60, device=args.device,
                        data_dir=args.data_dir,
-                       progress=not args.no_progress and sys.stderr.isatty())
+                       progress=not args.no_progress)
     print(format_selftest(out))
     if args.json:
         from .report.atomic import write_file

@@ -26,6 +26,7 @@ value is written beside it.  Selftest then shows that the planted bugs still exc
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -35,6 +36,10 @@ from .compare import Tolerance
 __all__ = ["KINDS", "TOLERANCES", "tolerance_for", "curve_band", "flip_band", "SAFETY"]
 
 SAFETY = 10.0
+
+#: Fingerprint noise of a golden trajectory: SAFETY x the measurement (see TOLERANCES).
+GOLDEN_FP_SCALED = 10 * 1.7e-15
+GOLDEN_FP_FROB = 10 * 1.7e-15
 
 #: Every quantity kind an observation can be judged as, and what it covers.  The tables below
 #: use these names only (checked at import), and a lookup of any other kind is refused.
@@ -57,6 +62,9 @@ KINDS: dict[str, str] = {
     "restore": "elements numerical_gradient changed (class exact)",
     "curve": "free-running loss: relative difference, by step (CURVE_BANDS)",
     "flips": "prediction flips and changes of a correct count (FLIP_FRACTION)",
+    "golden_count": "correct counts at each evaluation against a golden trajectory",
+    "golden_fingerprint": "parameter fingerprints (sum, norm, sampled values) against a golden "
+    "trajectory",
 }
 #: Kinds judged by a measured band instead of the elementwise rule.
 BAND_KINDS = ("curve", "flips")
@@ -102,6 +110,16 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("float64", "replay_loss"): _s(
         1.3e-14, 1.3e-14, 1.3e-14, _m(1.2e-15, 1.2e-15, 1.2e-15, *_LONG)
     ),
+    # Golden trajectories (verify/golden.py), checked on machines whose BLAS sums in another
+    # order: measured as torch float64 (MKL) and NumPy fused against NumPy eager (OpenBLAS),
+    # scripts/measure_golden_noise.py, 3 seeds x 1,300 iterations and 1 seed x 10,000.
+    # Counts: 0 examples differed; one example is the floor (as for FLIP_FRACTION).
+    ("float64", "golden_count"): _s(0.0, 0.0, math.inf, "measured: 0 examples differ over 3 "
+                                    "seeds x 1,300 and 1 seed x 10,000 iterations; floor 1",
+                                    atol_floor=1.0),
+    ("float64", "golden_fingerprint"): _s(0.0, GOLDEN_FP_SCALED, GOLDEN_FP_FROB, _m(
+        GOLDEN_FP_SCALED / SAFETY, GOLDEN_FP_SCALED / SAFETY, GOLDEN_FP_FROB / SAFETY, 3,
+        " x 1,300 and 1 x 10,000 steps")),
     # float32 on the CPU (NumPy and torch), inputs rounded to float32 first.
     ("float32-cpu", "function"): _s(4e-5, 2e-5, 1e-5, _m(1.1e-6, 3.5e-6, 8.0e-7)),
     ("float32-cpu", "function_adversarial"): _s(0.11, 0.11, 0.08, _m(1.0e-2, 1.0e-2, 7.3e-3)),

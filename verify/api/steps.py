@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from reference_numpy.networks import PARAM_NAMES
+
 from ..checks.context import r32
 from ..observe import Observation, judge
 from ..report import CheckResult
 from ._common import (
     LOSS_AT,
-    PARAM_NAMES,
     _check_callable,
     _check_choice,
     _check_tclass,

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..engines import Engine, reference_engine
+from ..plans import BOOK_ITERS
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Context:
 
     engines: list[Engine]
     seed: int = 0
-    iters: int = 10_000
+    iters: int = BOOK_ITERS
     quick: bool = False
     data_dir: str | None = None
     progress: bool = False
@@ -35,6 +36,8 @@ class Context:
     known_differences: dict[str, str] = field(default_factory=dict)
     #: training histories of the free-running eager runs: "reference" and each engine's name
     curves: dict[str, Any] = field(default_factory=dict)
+    #: which golden trajectory the reference was held to, or why none was
+    golden: str | None = None
 
     def rng(self, salt: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, salt])

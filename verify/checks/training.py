@@ -8,6 +8,10 @@
    compared with a band that widens with the step as rounding differences compound (measured);
    accuracy is compared through prediction flips: how many of the 70,000 examples change
    their predicted class between engine and reference at each evaluation.
+3. Golden values.  The reference itself is held to a trajectory recorded earlier
+   (``verify/golden.py``): its loss curve, its correct counts and the fingerprints of its
+   parameters at checkpoints, so a bug that both engines share, which (1) and (2) cannot see,
+   still fails.
 """
 
 from __future__ import annotations
@@ -19,27 +23,69 @@ import numpy as np
 
 from reference_numpy.networks import PARAM_NAMES as PARAMS
 
+from .. import golden
 from ..compare import bound_ratio
 from ..observe import Observation
+from ..plans import LEARNING_RATE, training_plan
 from ..tolerances import tolerance_for
 from .context import Context, r32
 
 GROUP = "training"
-LR = 0.1
-
-
-def _plan(ctx: Context, train_size: int):
-    from reference_numpy.plan import TrainPlan
-
-    return TrainPlan(train_size, 100, ctx.iters, seed=ctx.seed)
+LR = LEARNING_RATE
+GOLDEN_CHECK = "golden trajectory (the reference against the values recorded for this run)"
 
 
 def observe(ctx: Context) -> Iterator[Observation]:
-    (data, _source) = ctx.mnist
+    (data, source) = ctx.mnist
     (x, t), (xt, tt) = data
-    plan = _plan(ctx, len(x))
-    yield from replay(ctx, plan, x, t)
-    yield from free_running(ctx, plan, data)
+    plan = training_plan(len(x), ctx.iters, ctx.seed)
+    gold = _golden(ctx, source, plan, len(xt))
+    yield from replay(ctx, plan, x, t, gold)
+    yield from free_running(ctx, plan, data, gold)
+
+
+def _golden(ctx: Context, source, plan, test_size: int) -> golden.GoldenRun | None:
+    """The golden trajectory of this run, or None (and why, in ``ctx.golden``)."""
+    key = golden.GoldenKey.of(source.kind, plan, test_size, LR)
+    run = golden.find(key)
+    if run is None:
+        ctx.golden = (f"none recorded for this run ({source.kind} data, seed {plan.seed}, "
+                      f"{plan.iters_num} iterations): a bug both engines share would not be seen")
+    else:
+        ctx.golden = f"verify/golden/{key.filename} ({run.meta.get('date', 'undated')})"
+    return run
+
+
+def _golden_obs(case: str, kind: str, actual: object, expected: object,
+                step: int | None = None) -> Observation:
+    return Observation(GOLDEN_CHECK, GROUP, "reference (numpy/float64)", "float64", kind, case,
+                       np.atleast_1d(np.asarray(actual, dtype=np.float64)),
+                       np.atleast_1d(np.asarray(expected, dtype=np.float64)), step=step)
+
+
+def golden_observations(gold: golden.GoldenRun, r_hist, r_params) -> Iterator[Observation]:
+    """The reference's free-running run against its golden trajectory: the loss curve (the
+    float64 band), the correct counts at each evaluation, the final parameters' fingerprint."""
+    key = gold.key
+    yield Observation(GOLDEN_CHECK + ": loss curve", GROUP, "reference (numpy/float64)",
+                      "float64", "curve", "train loss",
+                      np.asarray(r_hist.train_loss_list, dtype=np.float64),
+                      np.asarray(gold.losses, dtype=np.float64))
+    n = (key.train_size, key.test_size)
+    for name, got, want, size in (("train", r_hist.train_acc_list, gold.train_acc, n[0]),
+                                  ("test", r_hist.test_acc_list, gold.test_acc, n[1])):
+        counts = [round(a * size) for a in got]
+        expected = [round(a * size) for a in want]
+        if len(counts) != len(expected):  # a different number of evaluations is itself wrong
+            counts = counts + [-1] * (len(expected) - len(counts))
+            counts = counts[: len(expected)]
+        yield _golden_obs(f"{name} correct counts at the {len(expected)} evaluations",
+                          "golden_count", counts, expected)
+    final = key.iters - 1
+    got = golden.fingerprint(r_params)
+    for p, want in gold.fingerprints[final].items():
+        yield _golden_obs(f"final parameters (train), fingerprint of {p}", "golden_fingerprint",
+                          got[p], want, step=final)
 
 
 def sgd_step(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> None:
@@ -62,11 +108,25 @@ def replay_steps(n: int, replay_all: bool = False) -> list[int]:
     return list(range(FULL_REPLAY)) + list(range(FULL_REPLAY, n, STRIDE))
 
 
-def replay(ctx: Context, plan, x: np.ndarray, t: np.ndarray) -> Iterator[Observation]:
+def replay(ctx: Context, plan, x: np.ndarray, t: np.ndarray,
+           gold: golden.GoldenRun | None = None) -> Iterator[Observation]:
     """Step replay with restarts from the reference parameters (see module docstring).
 
     Yields, per engine, the first failing observation or else the one nearest its bound; with
-    ``ctx.calibration``, every observation of every replayed step instead, as it is made."""
+    ``ctx.calibration``, every observation of every replayed step instead, as it is made.  With
+    a golden trajectory, the float64 trajectory's parameters are fingerprinted at its
+    checkpoints."""
+    marks = gold.fingerprints if gold is not None else {}
+    golden_obs: list[Observation] = []
+
+    def checkpoint(i: int) -> None:
+        if i in marks:
+            got = golden.fingerprint(rnet.params)
+            golden_obs.extend(
+                _golden_obs(f"trajectory after step {i}, fingerprint of {p}",
+                            "golden_fingerprint", got[p], want, step=i)
+                for p, want in marks[i].items())
+
     ref = ctx.reference
     steps = replay_steps(plan.iters_num, ctx.replay_all)
     every = "all" if len(steps) == plan.iters_num else f"0-{FULL_REPLAY - 1}, then every {STRIDE}"
@@ -84,6 +144,7 @@ def replay(ctx: Context, plan, x: np.ndarray, t: np.ndarray) -> Iterator[Observa
         tb = t[rows]
         if i not in replayed:  # only the float64 trajectory advances
             sgd_step(rnet.params, rnet.gradient(xb, tb), LR)
+            checkpoint(i)
             continue
         # The trajectory follows float64; the comparison starts from p_i rounded to float32,
         # so float32 candidates are not charged for rounding their starting point.
@@ -94,6 +155,7 @@ def replay(ctx: Context, plan, x: np.ndarray, t: np.ndarray) -> Iterator[Observa
         r_update = {k: rnet_cmp.params[k] - p_i[k] for k in PARAMS}
         r_loss = rnet_cmp.loss(xb, tb)
         sgd_step(rnet.params, rnet.gradient(xb, tb), LR)
+        checkpoint(i)
         for eng in ctx.engines:
             if eng.name in first_fail:
                 continue
@@ -122,6 +184,8 @@ def replay(ctx: Context, plan, x: np.ndarray, t: np.ndarray) -> Iterator[Observa
         obs = first_fail.get(eng.name) or worst[eng.name][1]
         if obs is not None:
             yield obs
+    if not ctx.calibration:
+        yield from golden_obs
 
 
 def _replay_obs(eng, kind: str, case: str, a: np.ndarray, e: np.ndarray, step: int,
@@ -132,11 +196,9 @@ def _replay_obs(eng, kind: str, case: str, a: np.ndarray, e: np.ndarray, step: i
 
 
 def _progress(ctx: Context, it, desc: str):
-    if not ctx.progress:
-        return it
-    from tqdm.auto import tqdm
+    from ..progress import Progress
 
-    return tqdm(it, desc=desc, unit="step", mininterval=0.5, leave=False)
+    return Progress("auto" if ctx.progress else "off").iterate(it, desc)
 
 
 def _predictions(params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
@@ -145,11 +207,15 @@ def _predictions(params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     return np.argmax(z1 @ params["W2"] + params["b2"], axis=1)
 
 
-def free_running(ctx: Context, plan, data) -> Iterator[Observation]:
-    """Free-running curves against the reference's, judged with measured bands."""
+def free_running(ctx: Context, plan, data,
+                 gold: golden.GoldenRun | None = None) -> Iterator[Observation]:
+    """Free-running curves against the reference's, judged with measured bands; the
+    reference's own against the golden trajectory, when there is one."""
     (x, t), (xt, tt) = data
     r_hist, r_params = ctx.reference.train(plan, data, LR)
     ctx.curves["reference"] = r_hist
+    if gold is not None and not ctx.calibration:
+        yield from golden_observations(gold, r_hist, r_params)
     x_all = np.concatenate([x, xt]).astype(np.float64)
     r_pred = _predictions(r_params, x_all)
     for eng in ctx.engines:

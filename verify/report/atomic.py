@@ -23,11 +23,19 @@ import ctypes
 import errno
 import fnmatch
 import os
-import secrets
 import shutil
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from reference_numpy._atomic import (
+    TMP_PREFIX,
+    atomic_write,
+    fsync_dir,
+    parse_temp_name,
+    temp_name,
+    writer_alive,
+)
 
 __all__ = [
     "OLD_PREFIX",
@@ -38,7 +46,6 @@ __all__ = [
     "write_set",
 ]
 
-TMP_PREFIX = ".nnparity-tmp-"
 OLD_PREFIX = ".nnparity-old-"
 
 #: Called with a step name at each point where a kill could land (fault-injection tests).
@@ -51,32 +58,12 @@ def _step(hook: StepHook | None, name: str) -> None:
 
 
 def _temp_name(prefix: str, target_name: str) -> str:
-    return f"{prefix}{os.getpid()}-{secrets.token_hex(4)}-{target_name}"
+    return temp_name(prefix, target_name)
 
 
 def _parse(name: str) -> tuple[str, int, str] | None:
     """(prefix, pid, target name) of one of our temporary names, else None."""
-    for prefix in (TMP_PREFIX, OLD_PREFIX):
-        if name.startswith(prefix):
-            pid, _, rest = name[len(prefix):].partition("-")
-            _token, _, target = rest.partition("-")
-            if pid.isdigit() and target:
-                return prefix, int(pid), target
-    return None
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    except OSError:  # pragma: no cover - e.g. an out-of-range pid: not a process
-        return False
-    return True
+    return parse_temp_name(name, (TMP_PREFIX, OLD_PREFIX))
 
 
 def _remove(path: Path) -> None:
@@ -85,16 +72,6 @@ def _remove(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the renames durable; not every platform/filesystem can open a folder for fsync.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def clean_leftovers(directory: str | os.PathLike[str]) -> list[Path]:
@@ -112,7 +89,7 @@ def clean_leftovers(directory: str | os.PathLike[str]) -> list[Path]:
         return done
     for entry in entries:
         parsed = _parse(entry.name)
-        if parsed is None or _alive(parsed[1]):
+        if parsed is None or writer_alive(parsed[1]):
             continue
         prefix, _pid, target = parsed
         if prefix == OLD_PREFIX and not (d / target).exists():
@@ -123,7 +100,7 @@ def clean_leftovers(directory: str | os.PathLike[str]) -> list[Path]:
         _remove(entry)
         done.append(entry)
     if done:
-        _fsync_dir(d)
+        fsync_dir(d)
     return done
 
 
@@ -139,24 +116,17 @@ def write_file(path: str | os.PathLike[str], data: bytes, *, on_step: StepHook |
         raise IsADirectoryError(f"{target}: expected a file path, got a folder")
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(target.parent)
-    tmp = target.parent / _temp_name(TMP_PREFIX, target.name)
-    try:
-        with open(tmp, "xb") as f:  # mode 0666 minus umask, like a plain open()
-            _step(on_step, "temp file created")
-            half = len(data) // 2
-            f.write(data[:half])
-            f.flush()
-            _step(on_step, "half written")
-            f.write(data[half:])
-            f.flush()
-            os.fsync(f.fileno())
-        _step(on_step, "temp file synced")
-        os.replace(tmp, target)
-    except BaseException:
-        _remove(tmp)
-        raise
+
+    def write(f) -> None:
+        _step(on_step, "temp file created")
+        half = len(data) // 2
+        f.write(data[:half])
+        f.flush()
+        _step(on_step, "half written")
+        f.write(data[half:])
+
+    atomic_write(target, write, before_replace=lambda: _step(on_step, "temp file synced"))
     _step(on_step, "replaced")
-    _fsync_dir(target.parent)
     return target
 
 
@@ -235,7 +205,7 @@ def write_set(directory: str | os.PathLike[str], fill: Fill, *,
             if entry.is_file():
                 with open(entry, "rb") as f:
                     os.fsync(f.fileno())
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         _step(on_step, "temp folder synced")
     except BaseException:
         _remove(tmp)
@@ -254,5 +224,5 @@ def write_set(directory: str | os.PathLike[str], fill: Fill, *,
         _step(on_step, "renamed into place")
         _remove(aside)
     _step(on_step, "old removed")
-    _fsync_dir(parent)
+    fsync_dir(parent)
     return target
