@@ -44,29 +44,17 @@ class _Case:
 
 def _builtin_cases(reference: str, seed: int) -> list[_Case]:
     """The typical and adversarial inputs that ``python -m verify`` uses for ``reference``."""
-    from ..checks.losses import _bce_cases, _regression_cases, activation_cases, loss_cases
+    from ..cases import activation_table, loss_table
 
     rng = np.random.default_rng([seed, 1])
     out: list[_Case] = []
     if FUNCTIONS[reference]["kind"] == "activation":
-        for case, x in activation_cases(rng).items():
-            if reference not in ("softmax", "log_softmax") and case == "large logits":
-                x = x / 10  # as verify.checks.losses: informative rather than saturated
+        for case, x in activation_table(reference, rng).items():
             out.append(_Case(case, r32(x), None, not case.startswith("typical")))
         if reference in ("softmax", "log_softmax"):
             out += _axis_cases(np.random.default_rng([seed, 3]))
         return out
-    if reference in ("cross_entropy_error", "softmax_cross_entropy"):
-        table = loss_cases(rng)
-        if reference == "softmax_cross_entropy":
-            table = {k: v for k, v in table.items() if "zero probability" not in k}
-    elif reference in ("mean_squared_error", "mean_absolute_error"):
-        table = _regression_cases(rng)
-    else:
-        table = _bce_cases(rng)
-    for case, (y, t) in table.items():
-        if reference == "softmax_cross_entropy" and case.startswith("typical"):
-            y = np.log(y)  # logits for the exact loss
+    for case, (y, t) in loss_table(reference, rng).items():
         out.append(_Case(case, r32(y), r32(t), not case.startswith("typical")))
     if reference in ("cross_entropy_error", "softmax_cross_entropy"):
         out += _target_shape_cases(reference, np.random.default_rng([seed, 3]))
