@@ -42,3 +42,12 @@ def test_five_line_example_runs_on_the_bundled_subset(tmp_path, monkeypatch) -> 
                                   "plot_history"])
 def test_example_uses_public_names(name: str) -> None:
     assert f"rn.{name}(" in _example()
+
+
+def test_readme_tolerance_table_is_generated_from_the_code() -> None:
+    from verify.tolerances import markdown_table
+
+    assert markdown_table() in README.read_text(encoding="utf-8"), (
+        "README's tolerance table differs from verify/tolerances.py: regenerate it from "
+        "verify.tolerances.markdown_table()"
+    )
