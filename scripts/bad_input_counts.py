@@ -41,7 +41,24 @@ def block() -> str:
         total.update(c)
     cells = " | ".join(str(total[k]) for k in kinds)
     lines.append(f"| **all** | **{sum(total.values())}** | {cells} |")
+    lines += ["", *other_suites()]
     return "\n".join(lines)
+
+
+def other_suites() -> list[str]:
+    """The tables of the CLI's and the MNIST loader's bad-input suites, counted the same way."""
+    from test_cli_bad_inputs import ROWS as CLI_ROWS
+    from test_mnist_faults import DATA_DIR_ROWS, IDX_ROWS
+
+    return [
+        "| other suite | rows | what each gets |",
+        "|---|---:|---|",
+        f"| CLI (`tests/test_cli_bad_inputs.py`) | {len(CLI_ROWS)} | one line on stderr naming the "
+        "option, exit 2, before any computation; no file or folder created or changed |",
+        f"| MNIST files and folders (`tests/test_mnist_faults.py`) | "
+        f"{len(IDX_ROWS) + len(DATA_DIR_ROWS)} | an error naming the file and what was expected; "
+        "the folder unchanged |",
+    ]
 
 
 def readme_with_block(text: str) -> str:
@@ -57,7 +74,9 @@ def main() -> int:
         print(block())
         return 0
     readme = ROOT / "README.md"
-    readme.write_text(readme_with_block(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    from reference_numpy._validate import atomic_write_bytes
+
+    atomic_write_bytes(readme, readme_with_block(readme.read_text(encoding="utf-8")).encode())
     return 0
 
 

@@ -52,6 +52,8 @@ ROWS = [
     ("seeds-negative", ["calibrate", "--seeds", "-1"], {}, "--seeds"),
     ("seeds-zero", ["selftest", "--seeds", "0"], {}, "--seeds"),
     ("seed-negative", ["losses", "--seed", "-3"], {}, "--seed"),
+    ("download-timeout-zero", ["data", "--download-timeout", "0"], {}, "--download-timeout"),
+    ("download-timeout-nan", ["data", "--download-timeout", "nan"], {}, "--download-timeout"),
     ("dtype", ["losses", "--dtype", "float16"], {}, "--dtype"),
     ("command", ["gradient"], {}, "command"),
     ("json-onto-folder", ["losses", "--json", "{t}/a_folder"], {}, "--json"),

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="selftest/calibrate: how many seeds to run with no bug (default 20)")
     p.add_argument("--data-dir", default=None,
                    help="MNIST folder (default: $NNPARITY_DATA_DIR, cache, download, subset)")
+    p.add_argument("--download-timeout", type=float, default=None, metavar="SECONDS",
+                   help="total deadline per MNIST file and mirror when downloading (connect, "
+                   "headers and body; default 120), after which the next mirror is tried")
     _add_output_options(p)
     p.add_argument("--quick", action="store_true",
                    help=f"smaller runs ({QUICK_ITERS:,} training iterations, 3 accuracy "
@@ -109,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(engines=engines, seed=args.seed, quick=args.quick,
                   iters=args.iters or (QUICK_ITERS if args.quick else BOOK_ITERS),
                   data_dir=args.data_dir, progress=not args.no_progress,
+                  download_timeout=args.download_timeout,
                   replay_all=args.replay_all)
     groups = list(GROUP_NAMES) if args.command == "all" else [args.command]
     # A bar per group in a terminal; in a CI log, start/heartbeat/end lines (verify.progress).

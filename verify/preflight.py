@@ -11,6 +11,7 @@ the data folder (reads the files).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -85,6 +86,9 @@ def _gib(n: float) -> str:
 def check_counts(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.seeds is not None and args.seeds < 1:
         p.error(f"--seeds: expected a positive number of seeds, got {args.seeds}")
+    timeout = getattr(args, "download_timeout", None)
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        p.error(f"--download-timeout: expected a positive number of seconds, got {timeout}")
 
 
 def check_sizes(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:

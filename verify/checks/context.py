@@ -26,6 +26,8 @@ class Context:
     iters: int = BOOK_ITERS
     quick: bool = False
     data_dir: str | None = None
+    #: total deadline per file and mirror of a download (None: the loader's default)
+    download_timeout: float | None = None
     progress: bool = False
     replay_all: bool = False
     calibration: bool = False
@@ -39,6 +41,10 @@ class Context:
     #: which golden trajectory the reference was held to, or why none was
     golden: str | None = None
 
+    def download_options(self) -> dict[str, float]:
+        """Keyword arguments for the MNIST loaders: the download deadline, when one was set."""
+        return {} if self.download_timeout is None else {"timeout": self.download_timeout}
+
     def rng(self, salt: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, salt])
 
@@ -47,7 +53,8 @@ class Context:
         """((x_train, t_train), (x_test, t_test)) as float64/int64 plus the source description."""
         from reference_numpy.mnist import load_mnist
 
-        data, source = load_mnist(data_dir=self.data_dir, return_source=True)
+        data, source = load_mnist(data_dir=self.data_dir, return_source=True,
+                                  **self.download_options())
         self.data_description = source.describe()
         return data, source
 
