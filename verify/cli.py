@@ -11,6 +11,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import NoReturn
 
@@ -95,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_args(parser, args)
+    # The loader warns each time it falls back to the bundled subset (several loads per run);
+    # verify says it once instead: in the summary, the reports and the plots.
+    from reference_numpy.mnist import MnistSubsetWarning
+
+    warnings.filterwarnings("ignore", category=MnistSubsetWarning)
     preflight(parser, args)
     if args.command == "selftest":
         from .selftest import main as selftest_main
@@ -161,9 +167,29 @@ def _precision_checks(engines: list, allow_tf32: bool) -> list[CheckResult]:
         passed, msg = False, str(e)
     out.append(CheckResult(
         name="precision settings (TF32 off or declared)", group="environment", passed=passed,
-        max_abs_err=0.0, max_rel_err=0.0, where=str(settings), tolerance_class="exact",
+        max_abs_err=0.0, max_rel_err=0.0, where=_settings_summary(settings),
+        tolerance_class="exact",
         rtol=0.0, atol=0.0, message=msg, details={"settings": str(settings)}))
     return out
+
+
+def _data_line(description: str | None) -> str:
+    """What the run read, with the way to the full set when it was the bundled subset."""
+    if description is None:
+        return "not loaded"
+    if description.startswith("bundled"):
+        return f"{description}; for the full set: --data-dir DIR or $NNPARITY_DATA_DIR"
+    return description
+
+
+def _settings_summary(settings: object) -> str:
+    """The precision settings in a few words (the whole record goes into the details)."""
+    tf32 = getattr(settings, "allow_tf32_matmul", None) or getattr(settings, "allow_tf32_cudnn",
+                                                                   None)
+    det = getattr(settings, "deterministic_algorithms", None)
+    prec = getattr(settings, "float32_matmul_precision", "?")
+    return (f"TF32 {'on' if tf32 else 'off'}, matmul precision {prec}, deterministic "
+            f"algorithms {'on' if det else 'off'}")
 
 
 def _environment(ctx, args: argparse.Namespace, seconds: float) -> dict:
@@ -173,7 +199,7 @@ def _environment(ctx, args: argparse.Namespace, seconds: float) -> dict:
         "cpu_count": os.cpu_count(), "command": args.command, "seed": args.seed,
         "iters": ctx.iters, "quick": ctx.quick,
         "engines": [e.name for e in ctx.engines], "reference": ctx.reference.name,
-        "data": ctx.data_description or "not loaded", "seconds": round(seconds, 2),
+        "data": _data_line(ctx.data_description), "seconds": round(seconds, 2),
         "known_differences": ctx.known_differences,
         "golden": ctx.golden or "not checked (no training group in this run)",
     }
@@ -240,7 +266,9 @@ def _plots(report: Report, ctx, out: Path) -> None:
             loss_band=curve_band(eng.tolerance_class, np.arange(n)) * np.abs(
                 np.asarray(ref.train_loss_list)),
             # allowed change of a correct count, as a fraction of the smaller (test) set
-            acc_band=flip_band(eng.tolerance_class, 70_000) / 10_000, first_divergence=first)
+            acc_band=flip_band(eng.tolerance_class, 70_000) / 10_000, first_divergence=first,
+            subtitle=f"{(ctx.data_description or 'data not loaded').split(' from ')[0]}, "
+                     f"{n:,} iterations, seed {ctx.seed}")
 
 
 def _calibrate(args: argparse.Namespace) -> int:

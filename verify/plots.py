@@ -126,7 +126,7 @@ def _draw_difference(
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small", loc="best")
+    _legend(ax)
     ax.grid(True, which="major", alpha=0.3)
     return floor
 
@@ -153,7 +153,7 @@ def plot_curves(
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small")
+    _legend(ax)
     ax.grid(True, alpha=0.3)
     return _save(fig, path, plt)
 
@@ -205,8 +205,11 @@ def plot_training_comparison(
     loss_band: object,
     acc_band: object,
     first_divergence: int | None = None,
+    subtitle: str = "",
 ) -> Path:
     """One 2x2 figure of two training runs: losses, |loss difference|, accuracies, |acc diff|.
+
+    ``subtitle`` (e.g. the data and the number of iterations) goes under the figure's title.
 
     ``acc_a``/``acc_b`` map a split (``"train"``, ``"test"``) to its per-epoch accuracy.  Runs of
     different length (one crashed) are still drawn; differences cover the common prefix and the
@@ -238,9 +241,15 @@ def plot_training_comparison(
     axes[0, 1].set_title(f"|{label_a} - {label_b}| loss{loss_note}")
     _overlay_accuracy(axes[1, 0], aa, ab, label_a, label_b)
     _draw_acc_diff(axes[1, 1], aa, ab, acc_band, label_a, label_b)
-    fig.suptitle(f"{label_a} vs {label_b}")
+    fig.suptitle(f"{label_a} vs {label_b}" + (f"\n{subtitle}" if subtitle else ""))
     fig.tight_layout()
     return _save(fig, path, plt)
+
+
+def _legend(ax: Any) -> None:
+    """The legend below the axes, never over the data."""
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+              frameon=False)
 
 
 def _overlay(ax: Any, curves: Mapping[str, np.ndarray], ylabel: str, xlabel: str) -> None:
@@ -249,7 +258,7 @@ def _overlay(ax: Any, curves: Mapping[str, np.ndarray], ylabel: str, xlabel: str
         ax.plot(np.arange(y.size), y, ls=styles[i % 2], lw=1.0, label=str(label))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small")
+    _legend(ax)
     ax.grid(True, alpha=0.3)
 
 
@@ -266,13 +275,13 @@ def _overlay_accuracy(
         for acc, label, ls in ((aa, label_a, "-"), (ab, label_b, "--")):
             if split in acc:
                 y = acc[split]
-                ax.plot(
-                    np.arange(y.size), y, color=f"C{i}", ls=ls, lw=1.0, label=f"{label} {split}"
-                )
+                # Markers: each evaluation is one point, the lines only join them.
+                ax.plot(np.arange(y.size), y, color=f"C{i}", ls=ls, lw=1.0,
+                        marker="o" if ls == "-" else "x", ms=4, label=f"{label} {split}")
     ax.set_title("accuracy")
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
-    ax.legend(fontsize="small")
+    _legend(ax)
     ax.grid(True, alpha=0.3)
 
 
@@ -318,6 +327,6 @@ def _draw_acc_diff(
             ls="--",
             label=f"|diff| {k}",
         )
-    ax.legend(fontsize="small")
+    _legend(ax)
     notes = "".join(note for _, note in diffs.values() if note)
     ax.set_title(f"|{label_a} - {label_b}| accuracy{notes[:60]}")

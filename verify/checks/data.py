@@ -14,8 +14,9 @@ def observe(ctx: Context) -> list[Observation]:
     from reference_numpy.mnist import load_mnist
     from reference_torch.mnist import torchvision_arrays
 
-    (xr, tr), (xe, te) = load_mnist(normalize=False, data_dir=ctx.data_dir,
-                                    **ctx.download_options())
+    ((xr, tr), (xe, te)), source = load_mnist(normalize=False, data_dir=ctx.data_dir,
+                                              return_source=True, **ctx.download_options())
+    ctx.data_description = source.describe()
     tv = torchvision_arrays(data_dir=ctx.data_dir, **ctx.download_options())
     obs = []
     for label, ours, theirs in (("train images", xr, tv["x_train"]),

@@ -4,6 +4,8 @@ Markdown writer shares with it."""
 from __future__ import annotations
 
 import math
+import shutil
+import textwrap
 
 from .model import CheckResult, Report, check_report
 
@@ -36,12 +38,33 @@ def verdict_line(report: Report) -> str:
 _GREEN, _RED, _BOLD, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[1m", "\x1b[0m"
 
 
-def format_table(report: Report, *, color: bool = False) -> str:
+#: Columns that wrap when the table is wider than the terminal (check, where, tolerance).
+_WRAPPED = (1, 3, 4)
+_MIN_WRAPPED = 12
+
+
+def _fit(widths: list[int], limit: int) -> list[int]:
+    """Shrink the wrapped columns (check, where) until the row fits ``limit`` characters."""
+    widths = list(widths)
+    over = sum(widths) + 2 * (len(widths) - 1) - limit
+    while over > 0:
+        i = max(_WRAPPED, key=lambda j: widths[j])
+        if widths[i] <= _MIN_WRAPPED:
+            break  # narrower would be unreadable: the terminal wraps what is left
+        cut = min(over, widths[i] - _MIN_WRAPPED, max(1, (widths[i] - _MIN_WRAPPED) // 2))
+        widths[i] -= cut
+        over -= cut
+    return widths
+
+
+def format_table(report: Report, *, color: bool = False, width: int | None = None) -> str:
     """The terminal view: an aligned table, the failing checks' messages, then a summary line.
 
     Columns: group, check, worst abs, where, tolerance, verdict.  With ``color`` the verdicts
-    are green/red (padding is applied before the colour codes, so columns stay aligned).
-    The last line is ``"N passed, M failed"``.
+    are green/red (padding is applied before the colour codes, so columns stay aligned).  The
+    table fits ``width`` columns (default: the terminal's, else 120): the check and where
+    columns wrap onto more lines.  Under the summary line ``"N passed, M failed"`` come the
+    data the run used and its golden trajectory, one line each, when the report records them.
     """
     report = check_report(report)
     header = ("group", "check", "worst abs", "where", "tolerance", "verdict")
@@ -56,20 +79,28 @@ def format_table(report: Report, *, color: bool = False) -> str:
         )
         for c in report.checks
     ]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    limit = width if width is not None else shutil.get_terminal_size((120, 24)).columns
+    widths = _fit([max(len(r[i]) for r in [header, *rows]) for i in range(len(header))], limit)
     right = {2}  # numbers right-aligned
 
-    def fmt_row(row: tuple[str, ...], paint: bool) -> str:
-        cells = []
-        for i, (cell, w) in enumerate(zip(row, widths, strict=True)):
-            text = cell.rjust(w) if i in right else cell.ljust(w)
-            if paint and i == len(row) - 1:
-                text = f"{_GREEN if cell == 'PASS' else _RED}{text}{_RESET}"
-            cells.append(text)
-        return "  ".join(cells).rstrip()
+    def fmt_row(row: tuple[str, ...], paint: bool) -> list[str]:
+        parts = [textwrap.wrap(cell, w) or [""] if i in _WRAPPED else [cell]
+                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        out = []
+        for k in range(max(len(p) for p in parts)):
+            cells = []
+            for i, (p, w) in enumerate(zip(parts, widths, strict=True)):
+                cell = p[k] if k < len(p) else ""
+                text = cell.rjust(w) if i in right else cell.ljust(w)
+                if paint and i == len(row) - 1 and cell:
+                    text = f"{_GREEN if cell == 'PASS' else _RED}{text}{_RESET}"
+                cells.append(text)
+            out.append("  ".join(cells).rstrip())
+        return out
 
-    lines = [fmt_row(header, False), "  ".join("-" * w for w in widths)]
-    lines += [fmt_row(r, color) for r in rows]
+    lines = [*fmt_row(header, False), "  ".join("-" * w for w in widths)]
+    for r in rows:
+        lines += fmt_row(r, color)
     for c in report.checks:
         if not c.passed:
             title = f"FAIL {c.group}/{c.name}"
@@ -80,4 +111,9 @@ def format_table(report: Report, *, color: bool = False) -> str:
     if color:
         summary = f"{_BOLD}{_GREEN if report.passed else _RED}{summary}{_RESET}"
     lines += ["", summary]
+    env = report.environment if isinstance(report.environment, dict) else {}
+    for key in ("data", "golden"):
+        if env.get(key):
+            lines.append(textwrap.fill(f"{key}: {env[key]}", limit, subsequent_indent="  ",
+                                       break_on_hyphens=False))
     return "\n".join(lines)
