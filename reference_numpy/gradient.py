@@ -42,6 +42,7 @@ __all__ = [
     "convergence_order",
     "gradient_descent",
     "scalar_value",
+    "step_warning",
 ]
 
 METHODS = ("central", "forward", "backward")
@@ -80,6 +81,31 @@ def scalar_value(v: object) -> float:
         raise TypeError(f"f: expected f(x) to return a real scalar, got {_describe(v)}") from None
 
 
+#: Below this step (relative to max(1, |x|)) rounding dominates a float64 difference.  The
+#: central difference errs by about eps·|f|/h (rounding of f(x ± h)) + h²·|f‴|/6
+#: (truncation); the sum is smallest at h* = (3 eps)^(1/3) ≈ 8.7e-6 for |f| ~ |f‴| ~ 1, and
+#: below h* the rounding term grows as 1/h.  The chapter's h = 1e-4 sits above it.
+ROUNDING_STEP = (3 * np.finfo(np.float64).eps) ** (1 / 3)
+
+
+def step_warning(x: object, h: float) -> str | None:
+    """Why ``h`` is too small a step at ``x`` (None when it is not): ``x + h == x`` (h below
+    the spacing of floats at x: the difference is 0), or rounding dominates (h < h*)."""
+    try:
+        xf = float(x)
+    except (TypeError, ValueError):
+        return None  # not a scalar: numerical_diff takes one; its checks say so
+    if xf + h == xf or xf - h == xf:
+        return (f"h: x + h == x at x = {xf!r} with h = {h!r} (below the spacing of floats "
+                f"there, {float(np.spacing(xf)):.3g}), so the difference is 0 or meaningless; "
+                "the chapter uses h = 1e-4")
+    if h < ROUNDING_STEP * max(1.0, abs(xf)):
+        return (f"h: at h = {h!r} rounding dominates: f's rounding error (~eps·|f|) divided by "
+                f"h outweighs the truncation error below h ≈ {ROUNDING_STEP:.1e}·max(1, |x|); "
+                "the chapter uses h = 1e-4")
+    return None
+
+
 def numerical_diff(
     f: Callable[[float], float], x: float, h: float = 1e-4, method: str = "central"
 ) -> float:
@@ -87,9 +113,14 @@ def numerical_diff(
 
     On f(x) = 0.01x² + 0.1x the central difference gives f'(5) = 0.1999999999990898 and
     f'(10) = 0.2999999999986347 (exact: 0.2 and 0.3; the gap is rounding in f, not truncation).
+    A step so small that x + h == x, or that rounding dominates, warns (:func:`step_warning`):
+    the book's ``numerical_diff(f, 5, h=1e-50)`` returns 0.0.
     """
     check_choice(method, "method", METHODS)
     h = check_positive(h, "h")
+    why = step_warning(x, h)
+    if why is not None:
+        warnings.warn(why, PrecisionWarning, stacklevel=2)
     fp = _scalar(f(x + h)) if method != "backward" else None
     fm = _scalar(f(x - h)) if method != "forward" else None
     f0 = _scalar(f(x)) if method != "central" else None

@@ -29,6 +29,7 @@ from reference_numpy.gradient import (
     difference,
     numerical_diff,
     scalar_value,
+    step_warning,
 )
 
 from ._validate import (
@@ -50,6 +51,7 @@ __all__ = [
     "convergence_order",
     "gradient_descent",
     "scalar_value",
+    "step_warning",
 ]
 
 Tensor = torch.Tensor
