@@ -75,9 +75,13 @@ class AutogradNet(EngineNet, Protocol):
 
 
 class EngineOptimizer(Protocol):
-    """What verify uses of either reference's optimizers (``OPTIMIZERS[name](**hyper)``)."""
+    """Either reference's optimizers (``OPTIMIZERS[name](**hyper)``): ``update`` checks its
+    inputs, ``apply_unchecked`` is the unchecked core (the optimizers' module docstring)."""
 
     def update(self, params: MutableMapping[str, Array], grads: Mapping[str, Array]) -> None: ...
+
+    def apply_unchecked(self, params: MutableMapping[str, Array],
+                        grads: Mapping[str, Array]) -> None: ...
 
 #: name -> {"kind": "activation" (called as f(x)) or "loss" (called as f(y, t)), "grad": the
 #: name of its hand-written backward in both references, or None where there is none}.
