@@ -15,12 +15,12 @@ State (v, h, m) is created on the first update with the parameters' shapes and d
 
 The unchecked core.  ``Optimizer.apply_unchecked(params, grads)`` is the numerics of ``update``
 without its checks, for callers whose gradients come from the network's own backprop (the
-training loop, the benchmarks, the golden-trajectory test), as ``TwoLayerNet.gradient_unchecked``
-is for ``gradient``.  Its contract, the same in reference_torch: ``params`` is the network's own
-dict of float arrays, each in its own memory and writable; ``grads`` has a gradient of the same
-shape and dtype under every key of ``params``; nothing is checked, so anything else gives wrong
-numbers, a half-applied update or an error from deep inside.  Subclasses change ``_step`` (and
-``_begin``), never ``apply_unchecked``, so ``update`` and the unchecked path share one update.
+training loops, the benchmarks), as ``TwoLayerNet.gradient_unchecked`` is for ``gradient``.
+Its contract, the same in both references: ``params`` maps each name to a float array, writable
+and in its own memory; ``grads`` maps each of those names to a gradient of its shape, dtype and
+device; nothing is checked, so anything else gives wrong numbers, a half-applied update or an
+error from deep inside.  Subclasses change ``_step`` (and ``_begin``), never
+``apply_unchecked``, so ``update`` and the unchecked path share one update.
 """
 
 from __future__ import annotations

@@ -20,13 +20,12 @@ same update, and how closely (measured in tests/test_torch_parity.py).
 
 The unchecked core.  ``Optimizer.apply_unchecked(params, grads)`` is the numerics of ``update``
 without its checks, for callers whose gradients come from the network's own backprop (the
-training loop, the fast paths, distributed training, the benchmarks), as
-``TwoLayerNet.gradient_unchecked`` is for ``gradient``.  Its contract, the same as
-reference_numpy's: ``params`` is the network's own dict of floating-point tensors, each in its
-own memory and writable in place; ``grads`` has a gradient of the same shape, dtype and device
-under every key of ``params``; nothing is checked, so anything else gives wrong numbers, a
-half-applied update or an error from deep inside.  Subclasses change ``_step`` (and ``_begin``),
-never ``apply_unchecked``, so ``update`` and the unchecked path share one update.
+training loops, the benchmarks), as ``TwoLayerNet.gradient_unchecked`` is for ``gradient``.
+Its contract, the same in both references: ``params`` maps each name to a float tensor, writable
+and in its own memory; ``grads`` maps each of those names to a gradient of its shape, dtype and
+device; nothing is checked, so anything else gives wrong numbers, a half-applied update or an
+error from deep inside.  Subclasses change ``_step`` (and ``_begin``), never
+``apply_unchecked``, so ``update`` and the unchecked path share one update.
 """
 
 from __future__ import annotations
