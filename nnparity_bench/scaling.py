@@ -4,8 +4,8 @@ One iteration is the training loop's body, as both ``train`` functions run it by
 the CPU: gather the batch, then the fused SGD step (gradient and update) and the loss on the
 batch after the update, one after the other (NumPy's ``train`` can overlap the loss with the
 next step on a second core; that overlap is not timed here: see ``bench``'s training rows).  On
-a GPU, the eager mirror (``network._gradient``, ``optimizer._apply``, ``network._loss``).  No
-accuracy passes: those do not depend on the batch size.  Each
+a GPU, the eager mirror (``network.gradient_unchecked``, ``optimizer.apply_unchecked``,
+``network.loss_unchecked``).  No accuracy passes: those do not depend on the batch size.  Each
 point is the median over a few dozen iterations (fewer for the big ones), timed one by one after
 a warm-up; on a GPU the device is synchronised around each iteration.
 """
@@ -143,7 +143,7 @@ def _torch_step(
                 fused_loss(net, params, xb, target, None)
                 return
             grads = net.gradient_unchecked(xb, tb, True, None)
-            opt._apply(params, grads)
+            opt.apply_unchecked(params, grads)
             net.loss_unchecked(xb, tb, True, None)
 
     return step

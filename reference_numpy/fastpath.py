@@ -54,8 +54,8 @@ __all__ = [
     "overlaps",
 ]
 
-#: "eager": the reference path (``gradient_unchecked``, ``_apply``, ``loss_unchecked``; any
-#: optimizer); "fused": the SGD step written for speed (plain SGD, no weight decay);
+#: "eager": the reference path (``gradient_unchecked``, ``apply_unchecked``, ``loss_unchecked``;
+#: any optimizer); "fused": the SGD step written for speed (plain SGD, no weight decay);
 #: "auto": "fused" when the run is plain SGD without weight decay, else "eager".
 #: reference_torch has the same three, plus "graph" (CUDA graphs, which NumPy has no use for).
 MODES = ("auto", "eager", "fused")
@@ -111,7 +111,7 @@ def fused_sgd_step(
 ) -> dict[str, np.ndarray]:
     """One SGD step written for speed; returns the updated parameters, as new arrays.
 
-    The maths of ``TwoLayerNet.gradient_unchecked`` then ``SGD._apply``:
+    The maths of ``TwoLayerNet.gradient_unchecked`` then ``SGD.apply_unchecked``:
     dy = (softmax(a2) - onehot(t))/N, dh = dy W2ᵀ (⊙ mask), da1 = dh ⊙ act'(a1),
     W1 - lr·xᵀda1, b1 - lr·Σda1, W2 - lr·hᵀdy, b2 - lr·Σdy, on (K, N) logits.  ``params`` is
     only read, so a set of parameters stays valid while another thread computes its loss or
@@ -138,7 +138,7 @@ def fused_sgd_step(
         da1 = dh
         da1 *= z1 > 0  # z1 = max(a1, 0) > 0 exactly where a1 > 0
     # Each gradient is formed, then scaled by lr, then subtracted, so lr·g rounds as
-    # SGD._apply's does.
+    # SGD.apply_unchecked's does.
     grads = {
         "W1": xb.T @ da1,
         "b1": da1.sum(axis=0),

@@ -12,6 +12,15 @@ Formulas, with g the gradient and p the parameter:
   ε sits outside the bias correction (torch.optim.Adam puts ε = 1e-8 after correcting v).
 
 State (v, h, m) is created on the first update with the parameters' shapes and dtypes.
+
+The unchecked core.  ``Optimizer.apply_unchecked(params, grads)`` is the numerics of ``update``
+without its checks, for callers whose gradients come from the network's own backprop (the
+training loops, the benchmarks), as ``TwoLayerNet.gradient_unchecked`` is for ``gradient``.
+Its contract, the same in both references: ``params`` maps each name to a float array, writable
+and in its own memory; ``grads`` maps each of those names to a gradient of its shape, dtype and
+device; nothing is checked, so anything else gives wrong numbers, a half-applied update or an
+error from deep inside.  Subclasses change ``_step`` (and ``_begin``), never
+``apply_unchecked``, so ``update`` and the unchecked path share one update.
 """
 
 from __future__ import annotations
@@ -87,12 +96,14 @@ class Optimizer:
             if g.shape != p.shape:
                 raise ValueError(f"grads[{key!r}]: expected shape {p.shape}, got {g.shape}")
             check_finite(g, f"grads[{key!r}]")
-        self._apply(params, {k: np.asarray(grads[k], dtype=p.dtype) for k, p in params.items()})
+        self.apply_unchecked(
+            params, {k: np.asarray(grads[k], dtype=p.dtype) for k, p in params.items()}
+        )
 
-    def _apply(
+    def apply_unchecked(
         self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, np.ndarray]
     ) -> None:
-        """``update`` without the checks, for callers whose grads come from our own backprop."""
+        """``update`` on checked inputs (the unchecked core: see the module docstring)."""
         self._begin()
         for key, p in params.items():
             self._step(key, p, grads[key])

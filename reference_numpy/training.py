@@ -12,9 +12,10 @@ data.  Inputs are validated once here, so each iteration runs only the numerics.
 The loop's shape, the same in reference_torch: ``train`` checks its inputs, picks the mode
 (``fastpath.resolve_mode``), builds a :class:`TrainRun` and hands it to one step mode:
 ``run_eager`` here (the reference path: ``TwoLayerNet.gradient_unchecked``,
-``Optimizer._apply``, ``TwoLayerNet.loss_unchecked``, each written for clarity, any optimizer)
-or ``fastpath.run_fused`` (the SGD step written for speed).  Every mode fills the history the
-same way: ``TrainRun.batch(i)`` for the data, ``TrainRun.finish`` for the losses and counts.
+``Optimizer.apply_unchecked``, ``TwoLayerNet.loss_unchecked``, each written for clarity, any
+optimizer) or ``fastpath.run_fused`` (the SGD step written for speed).  Every mode fills the
+history the same way: ``TrainRun.batch(i)`` for the data, ``TrainRun.finish`` for the losses and
+counts.
 """
 
 from __future__ import annotations
@@ -248,7 +249,7 @@ def run_eager(run: TrainRun, opt: Optimizer) -> None:
     for i in range(plan.iters_num):
         xb, tb, mask = run.batch(i)
         grads = net.gradient_unchecked(xb, tb, True, mask)
-        opt._apply(params, grads)
+        opt.apply_unchecked(params, grads)
         losses.append(net.loss_unchecked(xb, tb, True, mask))
         run.bar.update(1)
         if hist.meta.get("allow_nonfinite") and nonfinite_stop(hist, i, losses[-1], params):

@@ -13,8 +13,8 @@ rows ``[r·B/W, (r+1)·B/W)`` of the batch, and the same rows of the dropout mas
 size must be divisible by the world size.  Each rank keeps the whole data set on its device.
 The backward runs through autograd inside DDP (a small module whose forward returns the loss),
 so DDP's hooks all-reduce the gradients; the update is the book optimizer's (the same
-``_apply`` as single-process training).  Per-iteration losses (each shard's loss after the
-update) stay on the device and are all-reduced once at the end: their mean over ranks is the
+``apply_unchecked`` as single-process training).  Per-iteration losses (each shard's loss after
+the update) stay on the device and are all-reduced once at the end: their mean over ranks is the
 full-batch loss.
 
 Start it with torchrun (gloo on CPU, NCCL on CUDA)::
@@ -210,7 +210,7 @@ def run_ddp(
         shard_loss = model(xs, ts, mask_t)
         shard_loss.backward()  # DDP all-reduces (averages) the gradients here
         with torch.no_grad():
-            opt._apply(params, {k: p.grad for k, p in params.items()})
+            opt.apply_unchecked(params, {k: p.grad for k, p in params.items()})
             for p in params.values():
                 p.grad = None
             losses[i] = net.loss_unchecked(xs, ts, True, mask_t)

@@ -121,7 +121,7 @@ def fused_sgd_step(
 ) -> dict[str, Tensor]:
     """One SGD step in fused kernels; returns the updated parameters (``params``, in place).
 
-    The maths of ``TwoLayerNet.gradient_unchecked`` then ``SGD._apply``:
+    The maths of ``TwoLayerNet.gradient_unchecked`` then ``SGD.apply_unchecked``:
     dy = (softmax(a2) - onehot(t))/N, dh = dy W2ᵀ (⊙ mask), da1 = dh ⊙ act'(a1),
     W2 -= lr·hᵀdy, b2 -= lr·Σdy, W1 -= lr·xᵀda1, b1 -= lr·Σda1.  ``target``: the batch's
     ``fused_target``.
@@ -280,7 +280,7 @@ def _graph_step(run: TrainRun, opt: Optimizer, losses: Tensor) -> tuple[Callable
             j = torch.remainder(step, masks.k)
             mask = masks.buf.index_select(0, j)[0].to(net.dtype)
         grads = net.gradient_unchecked(xb, tb, True, mask)
-        opt._apply(params, grads)
+        opt.apply_unchecked(params, grads)
         loss = net.loss_unchecked(xb, tb, True, mask)
         # losses[step] = loss without a host read of step (elementwise select: exact).
         torch.where(slots == step, loss, losses, out=losses)

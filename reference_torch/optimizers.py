@@ -17,6 +17,15 @@ rounding each (no fused multiply-adds), so float64 results agree with NumPy's to
 or within an ulp.  State (v, h, m) is created on the first update with the parameters' shapes,
 dtypes and devices.  ``TORCH_OPTIM_EQUIVALENT`` says which torch.optim optimizer computes the
 same update, and how closely (measured in tests/test_torch_parity.py).
+
+The unchecked core.  ``Optimizer.apply_unchecked(params, grads)`` is the numerics of ``update``
+without its checks, for callers whose gradients come from the network's own backprop (the
+training loops, the benchmarks), as ``TwoLayerNet.gradient_unchecked`` is for ``gradient``.
+Its contract, the same in both references: ``params`` maps each name to a float tensor, writable
+and in its own memory; ``grads`` maps each of those names to a gradient of its shape, dtype and
+device; nothing is checked, so anything else gives wrong numbers, a half-applied update or an
+error from deep inside.  Subclasses change ``_step`` (and ``_begin``), never
+``apply_unchecked``, so ``update`` and the unchecked path share one update.
 """
 
 from __future__ import annotations
@@ -66,8 +75,8 @@ def _overlap(p: Tensor, q: Tensor) -> bool:
 class Optimizer:
     """Base class: validates params/grads, then calls ``_step`` per key."""
 
-    #: Whether ``_apply`` can be captured in a CUDA graph (``fastpath``, mode "graph"): its
-    #: state tensors exist after the first step and every Python-side scalar (lr, momentum,
+    #: Whether ``apply_unchecked`` can be captured in a CUDA graph (``fastpath``, mode "graph"):
+    #: its state tensors exist after the first step and every Python-side scalar (lr, momentum,
     #: decay) is constant.  Each class declares it for itself, never by inheritance (a subclass
     #: may change the step): set ``capturable = True`` in the class body to opt in, and then do
     #: no host work per step.  Adam is not capturable: its bias-corrected
@@ -118,12 +127,14 @@ class Optimizer:
                     f"grads[{key!r}]: expected shape {tuple(p.shape)}, got {tuple(g.shape)}"
                 )
             check_finite(g, f"grads[{key!r}]")
-        self._apply(params, grads)
+        self.apply_unchecked(params, grads)
 
     @torch.no_grad()
-    def _apply(self, params: MutableMapping[str, Tensor], grads: Mapping[str, Tensor]) -> None:
-        """``update`` without the checks, for callers whose grads come from our own backprop
-        (no host sync: the training loop may capture it in a CUDA graph)."""
+    def apply_unchecked(
+        self, params: MutableMapping[str, Tensor], grads: Mapping[str, Tensor]
+    ) -> None:
+        """``update`` on checked inputs (the unchecked core: see the module docstring); no host
+        sync, so the training loop may capture it in a CUDA graph."""
         self._begin()
         for key, p in params.items():
             self._step(key, p, grads[key])

@@ -319,7 +319,7 @@ def run_eager(run: TrainRun, opt: Optimizer) -> None:
     for i in range(plan.iters_num):
         xb, tb, mask = run.batch(i)
         grads = net.gradient_unchecked(xb, tb, True, mask)
-        opt._apply(params, grads)
+        opt.apply_unchecked(params, grads)
         losses.append(net.loss_unchecked(xb, tb, True, mask))
         run.bar.update(1)
         if hist.meta.get("allow_nonfinite") and nonfinite_stop(

@@ -96,7 +96,7 @@ def _golden_rows(monkeypatch, tmp_path: Path, plant: bool) -> list:
                 xb, tb, mask = run.batch(i)
                 grads = net.gradient_unchecked(xb, tb, True, mask)
                 losses.append(net.loss_unchecked(xb, tb, True, mask))
-                opt._apply(params, grads)
+                opt.apply_unchecked(params, grads)
                 if run.plan.is_eval_iter(i):
                     run.hist.eval_iters.append(i)
                     points.append((net.count_correct_unchecked(run.xtr, run.ttr),

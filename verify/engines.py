@@ -6,14 +6,22 @@ and only here; the checks never see a tensor.
 
 Each engine looks its functions up in the reference modules *at call time*, so ``selftest`` can
 plant a bug by patching a module attribute and every check sees it.
+
+What an engine hands back from its reference package is described by Protocols, not by a
+class: ``Array`` is the engine's own array (``np.ndarray`` or ``torch.Tensor``), ``EngineNet``
+the part of ``TwoLayerNet`` that verify uses (both references satisfy it), ``EngineOptimizer``
+that of an optimizer.  They are for readers and type checkers only; nothing checks them at run
+time.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, cast
 
 import numpy as np
 
@@ -21,7 +29,59 @@ from reference_numpy.networks import PARAM_NAMES
 
 from .compare import to_numpy
 
-__all__ = ["Engine", "NumpyEngine", "TorchEngine", "engines_for", "FUNCTIONS", "reference_engine"]
+if TYPE_CHECKING:
+    from reference_numpy.plan import TrainPlan
+    from reference_numpy.runrules import TrainHistory
+
+__all__ = ["Engine", "NumpyEngine", "TorchEngine", "engines_for", "FUNCTIONS", "reference_engine",
+           "Array", "EngineNet", "EngineOptimizer", "ReplayStep", "TrainData"]
+
+#: An engine's own array: ``np.ndarray`` (NumPy engine) or ``torch.Tensor`` (torch engine).
+#: ``Any`` because the two share no base class and verify must import without torch.
+Array: TypeAlias = Any
+
+#: ((x_train, t_train), (x_test, t_test)), float64 inputs and integer labels.
+TrainData: TypeAlias = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+#: replay_stepper's step: (p, xb, tb, lr) -> (gradients, update, loss after the update), float64.
+ReplayStep: TypeAlias = Callable[
+    [dict[str, np.ndarray], np.ndarray, np.ndarray, float],
+    tuple[dict[str, np.ndarray], dict[str, np.ndarray], float],
+]
+
+
+class EngineNet(Protocol):
+    """What verify uses of either reference's ``TwoLayerNet`` (arrays in the engine's own kind).
+
+    NumPy's ``loss`` returns a float, torch's a 0-d tensor; ``Engine.back`` takes either."""
+
+    @property
+    def params(self) -> dict[str, Array]: ...
+
+    def loss(self, x: Array, t: Array, dropout_mask: Array | None = None) -> Array | float: ...
+
+    def gradient(self, x: Array, t: Array,
+                 dropout_mask: Array | None = None) -> dict[str, Array]: ...
+
+    def numerical_gradient_fast(self, x: Array, t: Array,
+                                dropout_mask: Array | None = None) -> dict[str, Array]: ...
+
+
+class AutogradNet(EngineNet, Protocol):
+    """torch's network: also differentiates its loss by autograd."""
+
+    def autograd_gradient(self, x: Array, t: Array,
+                          dropout_mask: Array | None = None) -> dict[str, Array]: ...
+
+
+class EngineOptimizer(Protocol):
+    """Either reference's optimizers (``OPTIMIZERS[name](**hyper)``): ``update`` checks its
+    inputs, ``apply_unchecked`` is the unchecked core (the optimizers' module docstring)."""
+
+    def update(self, params: MutableMapping[str, Array], grads: Mapping[str, Array]) -> None: ...
+
+    def apply_unchecked(self, params: MutableMapping[str, Array],
+                        grads: Mapping[str, Array]) -> None: ...
 
 #: name -> {"kind": "activation" (called as f(x)) or "loss" (called as f(y, t)), "grad": the
 #: name of its hand-written backward in both references, or None where there is none}.
@@ -47,7 +107,7 @@ class Engine:
     dtype: str = "float64"
     device: str = "cpu"
     allow_tf32: bool = False
-    _mods: dict[str, object] = field(default_factory=dict, repr=False)
+    _mods: dict[str, ModuleType] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -62,30 +122,31 @@ class Engine:
             return "float32-cpu"  # TF32 exists only on CUDA: a CPU float32 run is float32
         return "tf32" if self.allow_tf32 else "float32-cuda"
 
-    def mod(self, name: str) -> object:
+    def mod(self, name: str) -> ModuleType:
         """The reference package's submodule ``name`` (functions, networks, ...)."""
         if name not in self._mods:
             pkg = "reference_numpy" if self.framework == "numpy" else "reference_torch"
             self._mods[name] = importlib.import_module(f"{pkg}.{name}")
         return self._mods[name]
 
-    def fn(self, module: str, name: str) -> Callable[..., object]:
+    def fn(self, module: str, name: str) -> Any:
+        """The submodule's attribute ``name``: a function, a class or a table (``OPTIMIZERS``)."""
         return getattr(self.mod(module), name)
 
     # conversions (overridden by TorchEngine)
-    def to(self, a: np.ndarray) -> object:
+    def to(self, a: np.ndarray) -> Array:
         return np.asarray(a, dtype=self.dtype)
 
-    def to_labels(self, t: np.ndarray) -> object:
+    def to_labels(self, t: np.ndarray) -> Array:
         return np.asarray(t)
 
-    def back(self, a: object) -> np.ndarray:
+    def back(self, a: Array | float) -> np.ndarray:
         return to_numpy(a, "a", copy=True)  # a copy: callers keep snapshots of live params
 
-    def params_to(self, params: dict[str, np.ndarray]) -> dict[str, object]:
+    def params_to(self, params: dict[str, np.ndarray]) -> dict[str, Array]:
         return {k: self.to(v).copy() for k, v in params.items()}
 
-    def params_back(self, params: dict[str, object]) -> dict[str, np.ndarray]:
+    def params_back(self, params: dict[str, Array]) -> dict[str, np.ndarray]:
         return {k: self.back(v) for k, v in params.items()}
 
     # ------------------------------------------------------------------ functions
@@ -95,7 +156,7 @@ class Engine:
         args = (self.to(x),) if t is None else (self.to(x), self._target(t))
         return self.back(f(*args, **kw))
 
-    def _target(self, t: np.ndarray) -> object:
+    def _target(self, t: np.ndarray) -> Array:
         t = np.asarray(t)
         return self.to_labels(t) if t.dtype.kind in "iu" else self.to(t)
 
@@ -117,18 +178,18 @@ class Engine:
         return None
 
     # ------------------------------------------------------------------ networks
-    def make_net(self, params: dict[str, np.ndarray], **kw: object) -> object:
+    def make_net(self, params: dict[str, np.ndarray], **kw: object) -> EngineNet:
         cls = self.fn("networks", "TwoLayerNet")
         i, h = params["W1"].shape
         k = params["W2"].shape[1]
         return cls(i, h, k, params=self.params_to(params), dtype=self.dtype, **kw)
 
-    def net_loss(self, net: object, x: np.ndarray, t: np.ndarray,
+    def net_loss(self, net: EngineNet, x: np.ndarray, t: np.ndarray,
                  mask: np.ndarray | None = None) -> float:
         m = None if mask is None else self.to(mask)
         return float(self.back(net.loss(self.to(x), self.to_labels(t), m)))
 
-    def net_gradients(self, net: object, x: np.ndarray, t: np.ndarray, kind: str,
+    def net_gradients(self, net: EngineNet, x: np.ndarray, t: np.ndarray, kind: str,
                       mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """kind: "backprop", "autograd" (torch), "numerical" (central differences)."""
         m = None if mask is None else self.to(mask)
@@ -136,14 +197,14 @@ class Engine:
         if kind == "backprop":
             g = net.gradient(xs, ts, m)
         elif kind == "autograd":
-            g = net.autograd_gradient(xs, ts, m)
+            g = cast("AutogradNet", net).autograd_gradient(xs, ts, m)
         elif kind == "numerical":
             g = net.numerical_gradient_fast(xs, ts, m)
         else:
             raise ValueError(f"kind: expected backprop, autograd or numerical, got {kind!r}")
         return {k: self.back(v) for k, v in g.items()}
 
-    def net_params(self, net: object) -> dict[str, np.ndarray]:
+    def net_params(self, net: EngineNet) -> dict[str, np.ndarray]:
         return {k: self.back(v) for k, v in net.params.items()}
 
     # ------------------------------------------------------------------ optimizers
@@ -151,7 +212,7 @@ class Engine:
                       grads_seq: list[dict[str, np.ndarray]],
                       **hyper: object) -> list[dict[str, np.ndarray]]:
         """Apply ``grads_seq`` one update at a time; the parameters after each update."""
-        opt = self.fn("optimizers", "OPTIMIZERS")[name](**hyper)
+        opt: EngineOptimizer = self.fn("optimizers", "OPTIMIZERS")[name](**hyper)
         p = self.params_to(params)
         out = []
         for g in grads_seq:
@@ -160,7 +221,7 @@ class Engine:
         return out
 
     # ------------------------------------------------------------------ training
-    def replay_stepper(self, init: dict[str, np.ndarray]) -> Callable[..., tuple]:
+    def replay_stepper(self, init: dict[str, np.ndarray]) -> ReplayStep:
         """A function (p, xb, tb, lr) -> (grads, update, loss after update) for step replay.
 
         It loads the reference parameters p into this engine (rounding them to its dtype), takes
@@ -170,7 +231,8 @@ class Engine:
         sgd = self.fn("optimizers", "SGD")
         params = self._param_dict(net)
 
-        def step(p: dict[str, np.ndarray], xb: np.ndarray, tb: np.ndarray, lr: float) -> tuple:
+        def step(p: dict[str, np.ndarray], xb: np.ndarray, tb: np.ndarray,
+                 lr: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
             self._load(params, p)
             xs, ts = self.to(xb), self.to_labels(tb)
             g = net.gradient(xs, ts)
@@ -182,10 +244,10 @@ class Engine:
 
         return step
 
-    def _param_dict(self, net: object) -> dict[str, object]:
+    def _param_dict(self, net: EngineNet) -> dict[str, Array]:
         return net.params
 
-    def _load(self, params: dict[str, object], p: dict[str, np.ndarray]) -> None:
+    def _load(self, params: dict[str, Array], p: dict[str, np.ndarray]) -> None:
         for k, v in params.items():
             v[...] = p[k]
 
@@ -193,8 +255,8 @@ class Engine:
         """The mode ``train`` picks by default (mode "auto") for plain SGD on this engine."""
         return self.fn("fastpath", "resolve_mode")("auto", self.fn("optimizers", "SGD")(lr))
 
-    def train(self, plan: object, data: tuple, lr: float, mode: str = "eager",
-              **net_kw: object) -> tuple:
+    def train(self, plan: TrainPlan, data: TrainData, lr: float, mode: str = "eager",
+              **net_kw: object) -> tuple[TrainHistory, dict[str, np.ndarray]]:
         """Free-running replay of ``plan``: (history, final params).  ``mode`` "eager" is the
         reference path (the mirrors verify compares); "auto" is what ``train`` runs by default
         (the fast path)."""
@@ -231,30 +293,30 @@ class TorchEngine(Engine):
         resolve = self.fn("fastpath", "resolve_mode")
         return resolve("auto", self.fn("optimizers", "SGD")(lr), device=self._dev)
 
-    def to(self, a: np.ndarray) -> object:
+    def to(self, a: np.ndarray) -> Array:
         # A copy, never a view of the caller's array: engines update parameters in place.
         return self._torch.tensor(np.asarray(a, dtype=np.float64), device=self._dev,
                                   dtype=self._tdtype)
 
-    def to_labels(self, t: np.ndarray) -> object:
+    def to_labels(self, t: np.ndarray) -> Array:
         return self._torch.as_tensor(np.asarray(t, dtype=np.int64), device=self._dev)
 
-    def params_to(self, params: dict[str, np.ndarray]) -> dict[str, object]:
+    def params_to(self, params: dict[str, np.ndarray]) -> dict[str, Array]:
         return {k: self.to(v).clone() for k, v in params.items()}
 
-    def make_net(self, params: dict[str, np.ndarray], **kw: object) -> object:
+    def make_net(self, params: dict[str, np.ndarray], **kw: object) -> EngineNet:
         cls = self.fn("networks", "TwoLayerNet")
         i, h = params["W1"].shape
         k = params["W2"].shape[1]
         return cls(i, h, k, params=params, device=self._dev, dtype=self._tdtype, **kw)
 
-    def net_params(self, net: object) -> dict[str, np.ndarray]:
+    def net_params(self, net: EngineNet) -> dict[str, np.ndarray]:
         return {k: self.back(getattr(net, k)) for k in PARAM_NAMES}
 
-    def _param_dict(self, net: object) -> dict[str, object]:
+    def _param_dict(self, net: EngineNet) -> dict[str, Array]:
         return {k: getattr(net, k).data for k in PARAM_NAMES}
 
-    def _load(self, params: dict[str, object], p: dict[str, np.ndarray]) -> None:
+    def _load(self, params: dict[str, Array], p: dict[str, np.ndarray]) -> None:
         for k, v in params.items():
             v.copy_(self.to(p[k]))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -59,7 +59,13 @@ class Context:
         return data, source
 
 
-def r32(a):
+@overload
+def r32(a: np.ndarray) -> np.ndarray: ...
+@overload
+def r32(a: object) -> object: ...
+
+
+def r32(a: object) -> object:
     """``a`` rounded to the nearest float32, kept as float64 (ints and non-arrays unchanged).
 
     Every check feeds all engines inputs that float32 represents exactly, so the float64

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,13 @@ from ..observe import Observation
 from ..plans import LEARNING_RATE, training_plan
 from ..tolerances import tolerance_for
 from .context import Context, r32
+
+if TYPE_CHECKING:
+    from reference_numpy.plan import TrainPlan
+    from reference_numpy.runrules import TrainHistory
+
+    #: ((x_train, t_train), (x_test, t_test))
+    Data = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 GROUP = "training"
 LR = LEARNING_RATE
@@ -63,7 +71,8 @@ def _golden_obs(case: str, kind: str, actual: object, expected: object,
                        np.atleast_1d(np.asarray(expected, dtype=np.float64)), step=step)
 
 
-def golden_observations(gold: golden.GoldenRun, r_hist, r_params) -> Iterator[Observation]:
+def golden_observations(gold: golden.GoldenRun, r_hist: TrainHistory,
+                        r_params: dict[str, np.ndarray]) -> Iterator[Observation]:
     """The reference's free-running run against its golden trajectory: the loss curve (the
     float64 band), the correct counts at each evaluation, the final parameters' fingerprint."""
     key = gold.key
@@ -108,7 +117,7 @@ def replay_steps(n: int, replay_all: bool = False) -> list[int]:
     return list(range(FULL_REPLAY)) + list(range(FULL_REPLAY, n, STRIDE))
 
 
-def replay(ctx: Context, plan, x: np.ndarray, t: np.ndarray,
+def replay(ctx: Context, plan: TrainPlan, x: np.ndarray, t: np.ndarray,
            gold: golden.GoldenRun | None = None) -> Iterator[Observation]:
     """Step replay with restarts from the reference parameters (see module docstring).
 
@@ -207,7 +216,7 @@ def _predictions(params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     return np.argmax(z1 @ params["W2"] + params["b2"], axis=1)
 
 
-def free_running(ctx: Context, plan, data,
+def free_running(ctx: Context, plan: TrainPlan, data: Data,
                  gold: golden.GoldenRun | None = None) -> Iterator[Observation]:
     """Free-running curves against the reference's, judged with measured bands; the
     reference's own against the golden trajectory, when there is one."""
@@ -231,7 +240,8 @@ def free_running(ctx: Context, plan, data,
         yield from fast_paths(ctx, plan, data, r_hist, x_all, r_pred)
 
 
-def fast_paths(ctx: Context, plan, data, r_hist, x_all, r_pred) -> Iterator[Observation]:
+def fast_paths(ctx: Context, plan: TrainPlan, data: Data, r_hist: TrainHistory,
+               x_all: np.ndarray, r_pred: np.ndarray) -> Iterator[Observation]:
     """What ``train`` runs by default (mode "auto": the fused step on the CPU, the CUDA graph on
     a GPU), for the reference's own engine and each candidate, judged like the eager runs:
     against the float64 reference path, with the same measured band and flip allowance as the
