@@ -10,6 +10,14 @@ from ._validate import atomic_write_bytes
 __all__ = ["plot_history", "plot_loss_along_weight"]
 
 
+def _png(fig: object) -> bytes:
+    """The figure laid out and rendered as PNG bytes (written atomically by the caller)."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()
+
+
 def plot_history(history: object, path: str | os.PathLike[str], *, title: str = "") -> None:
     """Write the seeds' figures side by side to ``path`` (PNG, atomically).
 
@@ -38,12 +46,10 @@ def plot_history(history: object, path: str | os.PathLike[str], *, title: str = 
         ax_acc.legend(loc="lower right")
         if title:
             fig.suptitle(title)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
+        png = _png(fig)
     finally:
         plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, png)
 
 
 def plot_loss_along_weight(
@@ -67,9 +73,7 @@ def plot_loss_along_weight(
         ax.set_xlabel("weight")
         ax.set_ylabel("loss")
         ax.set_title(title or "loss along one weight, the others fixed")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
+        png = _png(fig)
     finally:
         plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, png)

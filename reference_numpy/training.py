@@ -231,6 +231,18 @@ class TrainRun:
         mask = self.plan.dropout_mask(i, len(tb))
         return xb, tb, None if mask is None else mask.astype(self.net.dtype)
 
+    def evaluate(self, i: int, points: list[tuple[int, int]]) -> bool:
+        """At evaluation iteration i: the (train, test) correct counts into ``points``; with
+        early stopping, True when it says stop (the best parameters kept as copies)."""
+        net, best = self.net, self.best
+        self.hist.eval_iters.append(i)
+        points.append((net.count_correct_unchecked(self.xtr, self.ttr),
+                       net.count_correct_unchecked(self.xte, self.tte)))
+        if best is None:
+            return False
+        acc = int(net.count_correct_unchecked(best.x, best.t)) / len(best.t)
+        return best.stop(self.hist, i, acc, lambda: {k: v.copy() for k, v in net.params.items()})
+
     def finish(self, losses: list[float], points: list[tuple[int, int]]) -> None:
         """Write the per-iteration losses and, per evaluation, the (train, test) correct
         counts into the history."""
@@ -242,7 +254,7 @@ class TrainRun:
 
 def run_eager(run: TrainRun, opt: Optimizer) -> None:
     """The reference loop: gradient, update (in place), loss, accuracy, one after another."""
-    net, plan, best, hist = run.net, run.plan, run.best, run.hist
+    net, plan, hist = run.net, run.plan, run.hist
     params = net.params
     losses: list[float] = []
     points: list[tuple[int, int]] = []
@@ -254,18 +266,8 @@ def run_eager(run: TrainRun, opt: Optimizer) -> None:
         run.bar.update(1)
         if hist.meta.get("allow_nonfinite") and nonfinite_stop(hist, i, losses[-1], params):
             break
-        if plan.is_eval_iter(i):
-            hist.eval_iters.append(i)
-            points.append(
-                (
-                    net.count_correct_unchecked(run.xtr, run.ttr),
-                    net.count_correct_unchecked(run.xte, run.tte),
-                )
-            )
-            if best is not None:
-                acc = int(net.count_correct_unchecked(best.x, best.t)) / len(best.t)
-                if best.stop(hist, i, acc, lambda: {k: v.copy() for k, v in params.items()}):
-                    break
+        if plan.is_eval_iter(i) and run.evaluate(i, points):
+            break
     run.finish(losses, points)
 
 

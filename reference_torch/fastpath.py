@@ -292,7 +292,7 @@ def _graph_step(run: TrainRun, opt: Optimizer, losses: Tensor) -> tuple[Callable
 def run_graph(run: TrainRun, opt: Optimizer) -> None:
     """The graph loop: the eager step captured once, replayed per iteration (see module
     docstring); evaluation as in the eager loop, between replays."""
-    net, plan, best, hist = run.net, run.plan, run.best, run.hist
+    net, plan = run.net, run.plan
     params = net.params
     losses = torch.empty(plan.iters_num, dtype=net.dtype, device=net.device)
     points: list[tuple[Tensor, Tensor]] = []
@@ -312,17 +312,6 @@ def run_graph(run: TrainRun, opt: Optimizer) -> None:
         graph.replay()
         done = i + 1
         run.bar.update(1)
-        if plan.is_eval_iter(i):
-            hist.eval_iters.append(i)
-            points.append(
-                (
-                    net.count_correct_unchecked(run.xtr, run.ttr),
-                    net.count_correct_unchecked(run.xte, run.tte),
-                )
-            )
-            if best is not None:
-                acc = int(net.count_correct_unchecked(best.x, best.t)) / len(best.t)
-                keep = lambda p=params: {k: v.detach().clone() for k, v in p.items()}  # noqa: E731
-                if best.stop(hist, i, acc, keep):
-                    break
+        if plan.is_eval_iter(i) and run.evaluate(i, points):
+            break
     run.finish(losses[:done], points)

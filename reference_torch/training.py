@@ -298,6 +298,19 @@ class TrainRun:
             masks.refill(i)
         return xb, tb, masks.buf[i % masks.k].to(self.net.dtype)
 
+    def evaluate(self, i: int, points: list[tuple[Tensor, Tensor]]) -> bool:
+        """At evaluation iteration i: the (train, test) correct counts into ``points``; with
+        early stopping, True when it says stop (the best parameters kept as copies)."""
+        net, best = self.net, self.best
+        self.hist.eval_iters.append(i)
+        points.append((net.count_correct_unchecked(self.xtr, self.ttr),
+                       net.count_correct_unchecked(self.xte, self.tte)))
+        if best is None:
+            return False
+        acc = int(net.count_correct_unchecked(best.x, best.t)) / len(best.t)
+        return best.stop(self.hist, i, acc,
+                         lambda: {k: v.detach().clone() for k, v in net.params.items()})
+
     def finish(self, losses: list[Tensor] | Tensor, points: list[tuple[Tensor, Tensor]]) -> None:
         """Write the per-iteration losses (0-d tensors, or one tensor of them) and, per
         evaluation, the (train, test) correct counts into the history: one bulk host copy each."""
@@ -312,7 +325,7 @@ class TrainRun:
 
 def run_eager(run: TrainRun, opt: Optimizer) -> None:
     """The reference loop: gradient, update (in place), loss, accuracy, one after another."""
-    net, plan, best, hist = run.net, run.plan, run.best, run.hist
+    net, plan, hist = run.net, run.plan, run.hist
     params = net.params
     losses: list[Tensor] = []
     points: list[tuple[Tensor, Tensor]] = []
@@ -326,19 +339,8 @@ def run_eager(run: TrainRun, opt: Optimizer) -> None:
             hist, i, float(losses[-1]), params
         ):
             break
-        if plan.is_eval_iter(i):
-            hist.eval_iters.append(i)
-            points.append(
-                (
-                    net.count_correct_unchecked(run.xtr, run.ttr),
-                    net.count_correct_unchecked(run.xte, run.tte),
-                )
-            )
-            if best is not None:
-                acc = int(net.count_correct_unchecked(best.x, best.t)) / len(best.t)
-                keep = lambda p=params: {k: v.detach().clone() for k, v in p.items()}  # noqa: E731
-                if best.stop(hist, i, acc, keep):
-                    break
+        if plan.is_eval_iter(i) and run.evaluate(i, points):
+            break
     run.finish(losses, points)
 
 
