@@ -271,6 +271,10 @@ def _spawned(rank: int, world: int, port: int, out: str, args: tuple, kwargs: di
         result = run_ddp(*args, **kwargs)
         if rank == 0:
             save_result(result, out)
+        # Every rank reaches this before any tears the group down: a rank that destroys its
+        # gloo group while a peer is still in it can abort that peer ("terminate called
+        # without an active exception"), seen under load in tests/test_torch_distributed.py.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
@@ -386,6 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"final loss {result.losses[-1]:.6f}, {result.seconds:.2f} s"
                 + (f"; wrote {args.out}" if args.out is not None else "")
             )
+        dist.barrier()  # as in the spawned workers: no rank leaves while a peer is in the group
     finally:
         dist.destroy_process_group()
     return 0
