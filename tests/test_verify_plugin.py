@@ -218,7 +218,11 @@ def _plain_pytest(cwd: Path, *args: str, autoload: bool) -> subprocess.Completed
     script = Path(sys.executable).with_name("pytest")
     if not script.exists():
         pytest.skip(f"no pytest console script beside {sys.executable}")
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    # pytest stops truncating the short summary when $CI or $BUILD_NUMBER is set, and wraps at
+    # the terminal's width: the docs show an 80-column terminal outside CI, so pin both.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "CI", "BUILD_NUMBER")}
+    env["COLUMNS"] = "80"
     paths = [str(REPO_ROOT)]
     if autoload:
         paths.insert(0, str(_stand_in_site(cwd)))
