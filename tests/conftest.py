@@ -60,3 +60,11 @@ def mnist_dir() -> Path:
             "full MNIST not found: set NNPARITY_DATA_DIR or place it at ../shared/data/mnist"
         )
     return d
+
+
+@pytest.fixture(scope="module")
+def subset_sums() -> dict[str, str]:
+    """The bundled subset's recorded SHA-256 sums, by file name."""
+    from reference_numpy.mnist import SUBSET_DIR, read_sha256sums
+
+    return read_sha256sums(SUBSET_DIR / "SHA256SUMS.txt")

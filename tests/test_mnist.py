@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import http.server
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mnist_env import gz, isolate, subset_copy
 
 from reference_numpy import mnist, mnist_files
 from reference_numpy.mnist import (
@@ -44,27 +44,7 @@ FIX = "delete it and load again"
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the user's real cache, data dir or mirrors, or touches the network."""
-    monkeypatch.delenv("NNPARITY_DATA_DIR", raising=False)
-    monkeypatch.setenv("NNPARITY_CACHE_DIR", str(tmp_path / "user-cache"))
-    monkeypatch.setenv("NNPARITY_MNIST_MIRRORS", "http://127.0.0.1:9/unreachable/")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")  # a CI proxy must not see loopback
-
-
-@pytest.fixture(scope="module")
-def subset_sums() -> dict[str, str]:
-    return read_sha256sums(SUBSET_DIR / "SHA256SUMS.txt")
-
-
-def _gz(raw: bytes) -> bytes:
-    return gzip.compress(raw, compresslevel=1, mtime=0)
-
-
-def _subset_copy(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for f in FILES:
-        shutil.copyfile(SUBSET_DIR / f, dest / f)
-    return dest
+    isolate(monkeypatch, tmp_path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -89,7 +69,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if mode == "corrupt":
             raw = bytearray(gzip.decompress(body))
             raw[-1] ^= 0xFF
-            body = _gz(bytes(raw))
+            body = gz(bytes(raw))
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
@@ -393,7 +373,7 @@ def test_download_replaces_a_damaged_file_keeps_good_ones(
     mirror, tmp_path: Path, subset_sums: dict[str, str]
 ) -> None:
     base, server = mirror
-    d = _subset_copy(tmp_path / "d")
+    d = subset_copy(tmp_path / "d")
     (d / FILES[3]).write_bytes(b"garbage")
     download_mnist(d, mirrors=[f"{base}/good/"], checksums=subset_sums, progress=False)
     assert server.hits == [f"/good/{FILES[3]}"]
@@ -413,10 +393,10 @@ def test_download_default_table_rejects_subset_files(mirror, tmp_path: Path) -> 
 
 
 def test_wrong_magic_number(tmp_path: Path, subset_sums: dict[str, str]) -> None:
-    d = _subset_copy(tmp_path / "d")
+    d = subset_copy(tmp_path / "d")
     raw = bytearray(gzip.decompress((d / FILES[1]).read_bytes()))
     raw[2] = 0x07  # not an IDX type code
-    (d / FILES[1]).write_bytes(_gz(bytes(raw)))
+    (d / FILES[1]).write_bytes(gz(bytes(raw)))
     with pytest.raises(MnistFormatError, match="bad magic number 00 00 07 01") as info:
         load_mnist(data_dir=d, checksums=subset_sums)
     assert FILES[1] in str(info.value) and FIX in str(info.value)
@@ -429,7 +409,7 @@ def test_wrong_magic_number(tmp_path: Path, subset_sums: dict[str, str]) -> None
 def test_truncated_payload(tmp_path: Path) -> None:
     raw = gzip.decompress((SUBSET_DIR / FILES[0]).read_bytes())
     p = tmp_path / FILES[0]
-    p.write_bytes(_gz(raw[: 16 + 1000]))
+    p.write_bytes(gz(raw[: 16 + 1000]))
     with pytest.raises(MnistFormatError) as info:
         read_idx(p)
     msg = str(info.value)
@@ -438,7 +418,7 @@ def test_truncated_payload(tmp_path: Path) -> None:
 
 
 def test_truncated_gzip_stream(tmp_path: Path, subset_sums: dict[str, str]) -> None:
-    d = _subset_copy(tmp_path / "d")
+    d = subset_copy(tmp_path / "d")
     data = (d / FILES[2]).read_bytes()
     (d / FILES[2]).write_bytes(data[: len(data) // 2])
     with pytest.raises(MnistFormatError, match="gzip stream ends early") as info:
@@ -464,7 +444,7 @@ def test_checksum_mismatch_full_table(mnist_dir: Path, tmp_path: Path) -> None:
         (d / f).symlink_to(mnist_dir / f)
     raw = bytearray(gzip.decompress((mnist_dir / FILES[3]).read_bytes()))
     raw[-1] = (raw[-1] + 1) % 10  # still a valid digit, so only the checksum can tell
-    (d / FILES[3]).write_bytes(_gz(bytes(raw)))
+    (d / FILES[3]).write_bytes(gz(bytes(raw)))
     with pytest.raises(MnistChecksumError) as info:
         load_mnist(data_dir=d)
     msg = str(info.value)
@@ -478,17 +458,17 @@ def test_checksum_mismatch_full_table(mnist_dir: Path, tmp_path: Path) -> None:
 def test_checksum_checked_again_when_table_differs(
     tmp_path: Path, subset_sums: dict[str, str]
 ) -> None:
-    d = _subset_copy(tmp_path / "d")
+    d = subset_copy(tmp_path / "d")
     load_mnist(data_dir=d, checksums=subset_sums)
     with pytest.raises(MnistChecksumError, match="checksum mismatch"):
         load_mnist(data_dir=d)  # the full-set table: these are subset files
 
 
 def test_count_mismatch(tmp_path: Path, subset_sums: dict[str, str]) -> None:
-    d = _subset_copy(tmp_path / "d")
+    d = subset_copy(tmp_path / "d")
     labels = read_idx(d / FILES[3])[:999]
     (d / FILES[3]).write_bytes(
-        _gz(bytes([0, 0, 8, 1]) + (999).to_bytes(4, "big") + labels.tobytes())
+        gz(bytes([0, 0, 8, 1]) + (999).to_bytes(4, "big") + labels.tobytes())
     )
     with pytest.raises(MnistFormatError, match="count mismatch") as info:
         load_mnist(data_dir=d, checksums=subset_sums)
@@ -498,10 +478,10 @@ def test_count_mismatch(tmp_path: Path, subset_sums: dict[str, str]) -> None:
 
 
 def test_label_out_of_range(tmp_path: Path, subset_sums: dict[str, str]) -> None:
-    d = _subset_copy(tmp_path / "d")
+    d = subset_copy(tmp_path / "d")
     raw = bytearray(gzip.decompress((d / FILES[1]).read_bytes()))
     raw[8 + 5] = 12
-    (d / FILES[1]).write_bytes(_gz(bytes(raw)))
+    (d / FILES[1]).write_bytes(gz(bytes(raw)))
     with pytest.raises(MnistFormatError, match="label 12 at index 5"):
         load_mnist(data_dir=d, checksums=subset_sums)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mnist_env import gz, isolate
 
 from reference_numpy import mnist_files
 from reference_numpy.fetch import DownloadTimeout, fetch_url
@@ -38,7 +39,6 @@ from reference_numpy.mnist import (
     load_mnist,
     locate_mnist,
     read_idx,
-    read_sha256sums,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -57,20 +57,7 @@ EARLY = 0.9
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the user's real cache, data dir or mirrors, or touches the network."""
-    monkeypatch.delenv("NNPARITY_DATA_DIR", raising=False)
-    monkeypatch.setenv("NNPARITY_CACHE_DIR", str(tmp_path / "user-cache"))
-    monkeypatch.setenv("NNPARITY_MNIST_MIRRORS", "http://127.0.0.1:9/unreachable/")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")  # a CI proxy must not see loopback
-
-
-@pytest.fixture(scope="module")
-def subset_sums() -> dict[str, str]:
-    return read_sha256sums(SUBSET_DIR / "SHA256SUMS.txt")
-
-
-def _gz(raw: bytes) -> bytes:
-    return gzip.compress(raw, compresslevel=1, mtime=0)
+    isolate(monkeypatch, tmp_path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -111,7 +98,7 @@ def _serve(conn: socket.socket, mirror: Mirror) -> None:
             conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
             return
         if mode == "wrong":  # a valid gzip of other bytes: only the checksum can tell
-            body = _gz(b"\x00\x00\x08\x01" + (3).to_bytes(4, "big") + b"\x01\x02\x03")
+            body = gz(b"\x00\x00\x08\x01" + (3).to_bytes(4, "big") + b"\x01\x02\x03")
         head = (
             f"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
@@ -539,7 +526,7 @@ def _npz(arr: np.ndarray) -> bytes:
 
 
 def _corrupt_gzip() -> bytes:
-    data = bytearray(_gz(_LABELS))
+    data = bytearray(gz(_LABELS))
     data[20:40] = bytes(20)  # the deflate stream: zlib or the CRC check catches it
     return bytes(data)
 
@@ -549,7 +536,7 @@ IDX_ROWS: list[tuple[str, bytes, type[BaseException], str]] = [
     ("empty", b"", MnistFormatError, "empty file"),
     ("pickle", pickle.dumps(_OBJECTS, protocol=4), MnistFormatError,
      NOT_IDX + "a Python pickle"),
-    ("pickle-gz", _gz(pickle.dumps(_OBJECTS, protocol=2)), MnistFormatError,
+    ("pickle-gz", gz(pickle.dumps(_OBJECTS, protocol=2)), MnistFormatError,
      NOT_IDX + "a Python pickle (e.g. the book's mnist.pkl); it is not read"),
     ("npy-object", _npy(_OBJECTS), MnistFormatError, NOT_IDX + "a NumPy .npy file"),
     ("npz", _npz(np.arange(3)), MnistFormatError, NOT_IDX + "a zip archive (e.g. a NumPy .npz)"),
@@ -564,7 +551,7 @@ IDX_ROWS: list[tuple[str, bytes, type[BaseException], str]] = [
     ("short-payload", _LABELS[:-10], MnistFormatError,
      "truncated: header promises 1000 bytes of labels (dimensions 1000), found 990"),
     ("trailing", _LABELS + b"\x00", MnistFormatError, "1 unexpected bytes after the 1000 bytes"),
-    ("gz-truncated", _gz(_LABELS)[:-30], MnistFormatError,
+    ("gz-truncated", gz(_LABELS)[:-30], MnistFormatError,
      "truncated: the gzip stream ends early"),
     ("gz-corrupt", _corrupt_gzip(), MnistFormatError, "corrupt gzip data"),
 ]  # fmt: skip
@@ -605,23 +592,23 @@ _IMAGES_RAW = gzip.decompress((SUBSET_DIR / FILES[2]).read_bytes())  # 1000 test
 DATA_DIR_ROWS: list[tuple[str, str, bytes, type[BaseException], str]] = [
     ("truncated-gz", FILES[2], (SUBSET_DIR / FILES[2]).read_bytes()[:5000], MnistFormatError,
      "truncated: the gzip stream ends early; the file is incomplete"),
-    ("wrong-magic-images", FILES[0], _gz(b"\x00\x00\x07\x03" + bytes(12)), MnistFormatError,
+    ("wrong-magic-images", FILES[0], gz(b"\x00\x00\x07\x03" + bytes(12)), MnistFormatError,
      "not an IDX file: bad magic number 00 00 07 03"),
-    ("wrong-magic-labels", FILES[3], _gz(b"\x01\x00\x08\x01" + _LABELS[4:]), MnistFormatError,
+    ("wrong-magic-labels", FILES[3], gz(b"\x01\x00\x08\x01" + _LABELS[4:]), MnistFormatError,
      "not an IDX file: bad magic number 01 00 08 01"),
-    ("short-payload", FILES[2], _gz(_IMAGES_RAW[:-784]), MnistFormatError,
+    ("short-payload", FILES[2], gz(_IMAGES_RAW[:-784]), MnistFormatError,
      "truncated: header promises 784000 bytes of pixels (dimensions 1000 x 28 x 28), "
      "found 783216"),
     ("image-shape", FILES[2],
-     _gz(b"\x00\x00\x08\x03" + b"".join(n.to_bytes(4, "big") for n in (1000, 28, 27))
+     gz(b"\x00\x00\x08\x03" + b"".join(n.to_bytes(4, "big") for n in (1000, 28, 27))
          + bytes(1000 * 28 * 27)),
      MnistFormatError, "expected 28 x 28 unsigned-byte images, got an IDX array of shape "
      "(1000, 28, 27)"),
     ("labels-2d", FILES[3],
-     _gz(b"\x00\x00\x08\x02" + (1000).to_bytes(4, "big") + (1).to_bytes(4, "big") + _LABELS[8:]),
+     gz(b"\x00\x00\x08\x02" + (1000).to_bytes(4, "big") + (1).to_bytes(4, "big") + _LABELS[8:]),
      MnistFormatError, "expected a 1-D unsigned-byte label file, got an IDX array of shape "
      "(1000, 1)"),
-    ("checksum", FILES[3], _gz(_LABELS[:-1] + bytes([(_LABELS[-1] + 1) % 10])),
+    ("checksum", FILES[3], gz(_LABELS[:-1] + bytes([(_LABELS[-1] + 1) % 10])),
      MnistChecksumError, "checksum mismatch: the decompressed contents should have sha256"),
     ("pickle", FILES[1], pickle.dumps(_OBJECTS), MnistFormatError, NOT_IDX + "a Python pickle"),
 ]  # fmt: skip

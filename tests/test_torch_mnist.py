@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mnist_env import isolate
 
 from reference_numpy import mnist as np_mnist
 from reference_numpy import mnist_files as np_mnist_files
@@ -32,10 +33,7 @@ from reference_torch import mnist as tm
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the user's real cache or data dir, or touches the network."""
-    monkeypatch.delenv("NNPARITY_DATA_DIR", raising=False)
-    monkeypatch.setenv("NNPARITY_CACHE_DIR", str(tmp_path / "user-cache"))
-    monkeypatch.setenv("NNPARITY_MNIST_MIRRORS", "http://127.0.0.1:9/unreachable/")
+    isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture(autouse=True)
