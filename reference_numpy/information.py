@@ -42,6 +42,14 @@ def _log_scale(base: float | None) -> float:
     return 1.0 / math.log(base)
 
 
+def _in_unit_interval(arr: np.ndarray, name: str) -> None:
+    """Refuse any entry outside [0, 1] (NaN included), naming the first one."""
+    outside = ~((arr >= 0) & (arr <= 1))
+    if np.any(outside):
+        bad = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise ValueError(f"{name}: expected probabilities in [0, 1], got {arr[bad]} at {bad}")
+
+
 def _probabilities(p: object, name: str) -> np.ndarray:
     """``p`` as a float array of distributions along the last axis, refused unless valid."""
     arr = as_float_array(p, name)
@@ -49,9 +57,7 @@ def _probabilities(p: object, name: str) -> np.ndarray:
         raise ValueError(
             f"{name}: expected probabilities along a non-empty last axis, got shape {arr.shape}"
         )
-    if np.any(~((arr >= 0) & (arr <= 1))):
-        bad = tuple(int(i) for i in np.argwhere(~((arr >= 0) & (arr <= 1)))[0])
-        raise ValueError(f"{name}: expected probabilities in [0, 1], got {arr[bad]} at {bad}")
+    _in_unit_interval(arr, name)
     sums = arr.sum(axis=-1)
     off = np.abs(sums - 1.0) > _SUM_TOLERANCE
     if np.any(off):
@@ -75,9 +81,7 @@ def information_content(p: object, base: float | None = None) -> np.ndarray:
     A certain outcome (p = 1) carries 0; an impossible one (p = 0) carries +inf.
     """
     arr = as_float_array(p, "p")
-    if np.any(~((arr >= 0) & (arr <= 1))):
-        bad = tuple(int(i) for i in np.argwhere(~((arr >= 0) & (arr <= 1)))[0])
-        raise ValueError(f"p: expected probabilities in [0, 1], got {arr[bad]} at {bad}")
+    _in_unit_interval(arr, "p")
     with np.errstate(divide="ignore"):
         return -np.log(arr) * _log_scale(base)
 

@@ -44,6 +44,15 @@ def _log_scale(base: float | None) -> float:
     return 1.0 / math.log(base)
 
 
+def _in_unit_interval(arr: Tensor, name: str) -> None:
+    """Refuse any entry outside [0, 1] (NaN included), naming the first one."""
+    outside = ~((arr >= 0) & (arr <= 1))
+    if bool(outside.any()):
+        bad = tuple(int(i) for i in torch.nonzero(outside)[0])
+        got = float(arr[bad])
+        raise ValueError(f"{name}: expected probabilities in [0, 1], got {got} at {bad}")
+
+
 def _probabilities(p: object, name: str) -> Tensor:
     """``p`` as a float tensor of distributions along the last axis, refused unless valid."""
     arr = as_float_tensor(p, name)
@@ -52,10 +61,7 @@ def _probabilities(p: object, name: str) -> Tensor:
             f"{name}: expected probabilities along a non-empty last axis, got shape "
             f"{tuple(arr.shape)}"
         )
-    outside = ~((arr >= 0) & (arr <= 1))
-    if bool(outside.any()):
-        bad = tuple(int(i) for i in torch.nonzero(outside)[0])
-        raise ValueError(f"{name}: expected probabilities in [0, 1], got {arr[bad]} at {bad}")
+    _in_unit_interval(arr, name)
     sums = arr.sum(dim=-1)
     off = (sums - 1.0).abs() > _SUM_TOLERANCE
     if bool(off.any()):
@@ -79,10 +85,7 @@ def information_content(p: object, base: float | None = None) -> Tensor:
     A certain outcome (p = 1) carries 0; an impossible one (p = 0) carries +inf.
     """
     arr = as_float_tensor(p, "p")
-    outside = ~((arr >= 0) & (arr <= 1))
-    if bool(outside.any()):
-        bad = tuple(int(i) for i in torch.nonzero(outside)[0])
-        raise ValueError(f"p: expected probabilities in [0, 1], got {arr[bad]} at {bad}")
+    _in_unit_interval(arr, "p")
     return -torch.log(arr) * _log_scale(base)
 
 
