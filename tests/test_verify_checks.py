@@ -110,6 +110,7 @@ def test_cli_training_writes_plots(tmp_path, mnist_dir):
     assert code == 0
     pngs = sorted(tmp_path.glob("training_*.png"))
     assert pngs and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    assert tmp_path / "training_fast_paths.png" in pngs  # train's default paths, plotted too
 
 
 def test_cli_exit_code_is_1_when_a_check_fails(mnist_dir, capsys):

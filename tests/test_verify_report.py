@@ -13,7 +13,14 @@ import pytest
 
 from reference_numpy._validate import atomic_write
 from verify.compare import Tolerance, compare_arrays, compare_scalars_series
-from verify.plots import plot_curves, plot_difference, plot_training_comparison
+from verify.plots import (
+    EPS64,
+    _draw_rounding_units,
+    plot_curves,
+    plot_difference,
+    plot_fast_paths,
+    plot_training_comparison,
+)
 from verify.report import (
     JSON_SCHEMA,
     CheckResult,
@@ -314,6 +321,50 @@ def test_plot_training_comparison(tmp_path):
         acc_band=1e-4,
     )
     assert _is_png(q)
+
+
+def test_float64_difference_is_drawn_in_rounding_units(tmp_path):
+    """The float64 panel shows |a - b| / (eps |b|): a 2-unit difference is drawn at 2."""
+    import matplotlib.pyplot as plt
+
+    b = np.linspace(2.3, 0.4, 50)
+    a = b.copy()
+    a[10] = b[10] * (1 + 2 * EPS64)  # two rounding units
+    a[20] = np.nan
+    fig, ax = plt.subplots()
+    try:
+        _draw_rounding_units(ax, np.arange(50.0), a - b, b, np.full(50, 1e-12), None)
+        dots = ax.lines[0]
+        y = dict(zip(dots.get_xdata(), dots.get_ydata(), strict=True))
+        assert y[10.0] == pytest.approx(2.0, rel=0.3)  # a[10] itself is rounded: 2 +- 0.5
+        assert y[0.0] == 0.0 and 20.0 not in y  # NaN is marked apart, not drawn as a dot
+        assert ax.get_ylim()[1] >= 4.0
+        assert "non-finite" in " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    finally:
+        plt.close(fig)
+    steps = np.arange(50)
+    p = plot_training_comparison(tmp_path / "f64.png", loss_a=a, loss_b=b,
+                                 acc_a={"test": [0.1, 0.5]}, acc_b={"test": [0.1, 0.5]},
+                                 label_a="torch", label_b="numpy", loss_band=1e-12 + 0 * steps,
+                                 acc_band=1e-4, rounding_units=True)
+    assert _is_png(p)
+
+
+def test_plot_fast_paths(tmp_path):
+    ref = np.linspace(2.3, 0.5, 300)
+    losses = {"numpy fused": ref + 1e-7, "torch fused": ref * (1 + 1e-6)}
+    bands = {k: np.full(300, 1e-5) for k in losses}
+    acc = {k: [0.1, 0.8] for k in losses}
+    assert _is_png(plot_fast_paths(tmp_path / "fp.png", reference_loss=ref, losses=losses,
+                                   bands=bands, test_acc=acc, reference_test_acc=[0.1, 0.8]))
+    with pytest.raises(ValueError, match="bands: .*missing \\['torch fused'\\]"):
+        plot_fast_paths(tmp_path / "bad.png", reference_loss=ref, losses=losses,
+                        bands={"numpy fused": bands["numpy fused"]}, test_acc=acc,
+                        reference_test_acc=[0.1, 0.8])
+    with pytest.raises(ValueError, match="losses"):
+        plot_fast_paths(tmp_path / "bad.png", reference_loss=ref, losses={}, bands={},
+                        test_acc={}, reference_test_acc=[0.1])
+    assert sorted(os.listdir(tmp_path)) == ["fp.png"]
 
 
 # --------------------------------------------------------------------------- producer, registry

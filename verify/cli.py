@@ -243,32 +243,46 @@ def _write_outputs(report: Report, ctx, args: argparse.Namespace) -> None:
 
 def _plots(report: Report, ctx, out: Path) -> None:
     """One PNG per candidate: curves overlaid and their difference with band and divergence."""
-    from .plots import plot_training_comparison
+    from .plots import plot_fast_paths, plot_training_comparison
     from .tolerances import curve_band, flip_band
 
     curves = ctx.curves
     if not curves:
         return
     ref = curves["reference"]
+    n = len(ref.train_loss_list)
+    subtitle = (f"{(ctx.data_description or 'data not loaded').split(' from ')[0]}, "
+                f"{n:,} iterations, seed {ctx.seed}")
+
+    def loss_band(tclass: str, length: int) -> np.ndarray:
+        return curve_band(tclass, np.arange(length)) * np.abs(
+            np.asarray(ref.train_loss_list[:length]))
+
     for eng in ctx.engines:
         hist = curves.get(eng.name)
         if hist is None:
             continue
         first = next((c.first_divergence_step for c in report.checks
                       if c.name == f"free-running loss curve ({eng.name})"), None)
-        n = len(ref.train_loss_list)
         plot_training_comparison(
             out / f"training_{eng.name.replace('/', '_')}.png",
             loss_a=hist.train_loss_list, loss_b=ref.train_loss_list,
             acc_a={"train": hist.train_acc_list, "test": hist.test_acc_list},
             acc_b={"train": ref.train_acc_list, "test": ref.test_acc_list},
             label_a=eng.name, label_b=ctx.reference.name,
-            loss_band=curve_band(eng.tolerance_class, np.arange(n)) * np.abs(
-                np.asarray(ref.train_loss_list)),
+            loss_band=loss_band(eng.tolerance_class, n),
             # allowed change of a correct count, as a fraction of the smaller (test) set
             acc_band=flip_band(eng.tolerance_class, 70_000) / 10_000, first_divergence=first,
-            subtitle=f"{(ctx.data_description or 'data not loaded').split(' from ')[0]}, "
-                     f"{n:,} iterations, seed {ctx.seed}")
+            subtitle=subtitle, rounding_units=eng.tolerance_class == "float64")
+    fast = {label: (h, tc) for label, (h, tc) in ctx.fast_curves.items() if h.train_loss_list}
+    if fast:
+        plot_fast_paths(
+            out / "training_fast_paths.png", reference_loss=ref.train_loss_list,
+            losses={label: h.train_loss_list for label, (h, _) in fast.items()},
+            bands={label: loss_band(tc, min(n, len(h.train_loss_list)))
+                   for label, (h, tc) in fast.items()},
+            test_acc={label: h.test_acc_list or [float("nan")] for label, (h, _) in fast.items()},
+            reference_test_acc=ref.test_acc_list or [float("nan")], subtitle=subtitle)
 
 
 def _calibrate(args: argparse.Namespace) -> int:

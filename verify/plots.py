@@ -20,11 +20,15 @@ import numpy as np
 from reference_numpy._validate import atomic_write_bytes
 from verify.compare import to_numpy
 
-__all__ = ["plot_curves", "plot_difference", "plot_training_comparison"]
+__all__ = ["plot_curves", "plot_difference", "plot_fast_paths", "plot_training_comparison"]
 
 DPI = 110
 #: Where |difference| is 0 and no positive value gives a scale, zeros are drawn at this height.
 DEFAULT_FLOOR = 1e-20
+#: float64's unit roundoff: a float64 loss difference is drawn in multiples of EPS64 * |loss|.
+EPS64 = float(np.finfo(np.float64).eps)
+#: The fast-path figure's floor: a difference under a millionth of its band is drawn there.
+FRACTION_FLOOR = 1e-6
 
 
 def _pyplot() -> Any:
@@ -206,10 +210,14 @@ def plot_training_comparison(
     acc_band: object,
     first_divergence: int | None = None,
     subtitle: str = "",
+    rounding_units: bool = False,
 ) -> Path:
     """One 2x2 figure of two training runs: losses, |loss difference|, accuracies, |acc diff|.
 
     ``subtitle`` (e.g. the data and the number of iterations) goes under the figure's title.
+    ``rounding_units`` (for two float64 runs) draws the loss difference in units of float64
+    rounding, |a - b| / (eps |b|), on a linear axis: a log axis of differences that are 0 or
+    one rounding unit is an unreadable comb, while "within 2 units" reads at a glance.
 
     ``acc_a``/``acc_b`` map a split (``"train"``, ``"test"``) to its per-epoch accuracy.  Runs of
     different length (one crashed) are still drawn; differences cover the common prefix and the
@@ -229,15 +237,12 @@ def plot_training_comparison(
     axes[0, 0].set_title("training loss")
     lx = np.arange(loss_diff.size, dtype=float)
     fd = first_divergence if first_divergence is not None and first_divergence < lx.size else None
-    _draw_difference(
-        axes[0, 1],
-        lx,
-        loss_diff,
-        _band(loss_band, lx.size, "loss_band"),
-        fd,
-        xlabel="iteration",
-        ylabel="|loss difference|",
-    )
+    band = _band(loss_band, lx.size, "loss_band")
+    if rounding_units:
+        _draw_rounding_units(axes[0, 1], lx, loss_diff, lb[: lx.size], band, fd)
+    else:
+        _draw_difference(axes[0, 1], lx, loss_diff, band, fd, xlabel="iteration",
+                         ylabel="|loss difference|")
     axes[0, 1].set_title(f"|{label_a} - {label_b}| loss{loss_note}")
     _overlay_accuracy(axes[1, 0], aa, ab, label_a, label_b)
     _draw_acc_diff(axes[1, 1], aa, ab, acc_band, label_a, label_b)
@@ -246,9 +251,98 @@ def plot_training_comparison(
     return _save(fig, path, plt)
 
 
-def _legend(ax: Any) -> None:
-    """The legend below the axes, never over the data."""
-    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+def _draw_rounding_units(ax: Any, x: np.ndarray, diff: np.ndarray, ref: np.ndarray,
+                         band: np.ndarray, first_divergence: int | None) -> None:
+    """|diff| / (eps |ref|) as dots on a linear axis, the band in the same units, capped so
+    that a band thousands of units wide does not flatten the dots."""
+    scale = EPS64 * np.maximum(np.abs(ref), np.finfo(np.float64).tiny)
+    with np.errstate(invalid="ignore", over="ignore"):
+        units = np.abs(diff) / scale
+        band_units = band / scale
+    finite = np.isfinite(units)
+    worst = float(units[finite].max()) if finite.any() else 0.0
+    top = max(4.0, 1.5 * worst)
+    ax.plot(x[finite], units[finite], ".", ms=2, color="C0",
+            label=f"|difference| / (eps |loss|), worst {worst:.1f}")
+    ax.fill_between(x, 0, np.minimum(band_units, top), color="C2", alpha=0.2,
+                    label="tolerance bound" + (" (above the axis)" if band_units.min() > top
+                                               else ""))
+    if not finite.all():
+        ax.plot(x[~finite], np.full(int((~finite).sum()), 0.97), "x", color="red",
+                transform=ax.get_xaxis_transform(), label="non-finite (NaN/Inf)")
+    if first_divergence is not None:
+        xd = x[first_divergence]
+        ax.axvline(xd, color="red", lw=1.2, ls=":", label=f"first divergence at iteration {xd:g}")
+    ax.set_ylim(0, top)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("|loss difference| in float64 rounding units")
+    _legend(ax)
+    ax.grid(True, alpha=0.3)
+
+
+def plot_fast_paths(
+    path: str | os.PathLike[str],
+    *,
+    reference_loss: object,
+    losses: Mapping[str, object],
+    bands: Mapping[str, object],
+    test_acc: Mapping[str, object],
+    reference_test_acc: object,
+    subtitle: str = "",
+) -> Path:
+    """What ``train`` runs by default (the fused step, the CUDA graph) against the float64 eager
+    reference: each path's |loss difference| as a fraction of its own tolerance band (so paths
+    of different classes share one axis, and 1 is the bound), and the test accuracies."""
+    ref = _series(reference_loss, "reference_loss")
+    if not isinstance(losses, Mapping) or not losses:
+        raise ValueError("losses: expected a non-empty mapping of label -> loss series")
+    for arg, m in (("bands", bands), ("test_acc", test_acc)):
+        missing = [k for k in losses if k not in m] if isinstance(m, Mapping) else list(losses)
+        if missing:
+            raise ValueError(f"{arg}: expected an entry for each of losses' labels, missing "
+                             f"{missing}")
+    ref_acc = _series(reference_test_acc, "reference_test_acc")
+    plt = _pyplot()
+    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for i, (label, loss) in enumerate(losses.items()):
+        d, _ = _common(_series(loss, f"losses[{label!r}]"), ref)
+        b = _band(bands[label], d.size, f"bands[{label!r}]")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.abs(d) / b
+        worst = float(np.nanmax(frac)) if np.isfinite(frac).any() else float("nan")
+        # Single steps dip to 0 at random, so the line is the running worst (what the check
+        # bounds) and each step is a faint dot; exact zeros sit at the axis' floor.
+        steps = np.arange(d.size)
+        ax_l.plot(steps, np.maximum(frac, FRACTION_FLOOR), ".", ms=1.5, alpha=0.25,
+                  color=f"C{i}")
+        ax_l.plot(steps, np.maximum(np.fmax.accumulate(np.nan_to_num(frac, nan=0.0)),
+                                    FRACTION_FLOOR),
+                  lw=1.2, color=f"C{i}", label=f"{label} (worst {worst:.2g})")
+        acc = _series(test_acc[label], f"test_acc[{label!r}]")
+        ax_a.plot(np.arange(acc.size), acc, color=f"C{i}", marker="o", ms=4, lw=1.0,
+                  label=str(label))
+    ax_l.axhline(1.0, color="red", lw=1.0, ls="--", label="tolerance bound")
+    ax_l.set_yscale("log")
+    ax_l.set_title("|fast path - float64 reference| loss, as a fraction of the band")
+    ax_l.set_xlabel("iteration")
+    ax_l.set_ylabel("fraction of the band (line: worst so far)")
+    _legend(ax_l, ncol=1, below=0.2)
+    ax_l.grid(True, which="major", alpha=0.3)
+    ax_a.plot(np.arange(ref_acc.size), ref_acc, color="k", marker="x", ms=5, ls="--", lw=1.0,
+              label="float64 reference")
+    ax_a.set_title("test accuracy")
+    ax_a.set_xlabel("epoch")
+    ax_a.set_ylabel("accuracy")
+    _legend(ax_a, ncol=1, below=0.2)
+    ax_a.grid(True, alpha=0.3)
+    fig.suptitle("train's default paths" + (f"\n{subtitle}" if subtitle else ""))
+    fig.tight_layout()
+    return _save(fig, path, plt)
+
+
+def _legend(ax: Any, ncol: int = 2, below: float = 0.14) -> None:
+    """The legend below the axes (``below`` is in axes heights), never over the data."""
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -below), ncol=ncol,
               frameon=False)
 
 

@@ -38,6 +38,8 @@ class Context:
     known_differences: dict[str, str] = field(default_factory=dict)
     #: training histories of the free-running eager runs: "reference" and each engine's name
     curves: dict[str, Any] = field(default_factory=dict)
+    #: train's default (fast) paths: label -> (history, tolerance class), for the plots
+    fast_curves: dict[str, tuple[Any, str]] = field(default_factory=dict)
     #: which golden trajectory the reference was held to, or why none was
     golden: str | None = None
 

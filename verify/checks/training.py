@@ -257,6 +257,7 @@ def fast_paths(ctx: Context, plan: TrainPlan, data: Data, r_hist: TrainHistory,
         hist, params = eng.train(plan, data, LR, mode=mode)
         secs = time.perf_counter() - t0
         label = f"{eng.name}, train's default: {mode}"
+        ctx.fast_curves[label] = (hist, eng.tolerance_class)
         yield _loss_curve(eng, hist, r_hist, secs, label)
         yield _accuracy(eng, hist, r_hist, params, x_all, r_pred, len(x), len(xt), secs, label)
 
