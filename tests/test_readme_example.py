@@ -51,3 +51,31 @@ def test_readme_tolerance_table_is_generated_from_the_code() -> None:
         "README's tolerance table differs from verify/tolerances.py: regenerate it from "
         "verify.tolerances.markdown_table()"
     )
+
+
+def _readme_paragraph(start: str, stop: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    assert start in text, f"README.md has no paragraph starting {start!r}"
+    return text.split(start, 1)[1].split(stop, 1)[0]
+
+
+def test_readme_lists_exactly_the_cli_options_and_commands() -> None:
+    """The README's "Options:" and "Commands:" lists are the parser's, no more and no less."""
+    from verify.cli import SUBCOMMANDS, build_parser
+
+    parser = build_parser()
+    cli = {s for a in parser._actions for s in a.option_strings
+           if s.startswith("--") and s != "--help"}
+    shown = set(re.findall(r"`(--[a-z0-9-]+)", _readme_paragraph("Options:", "Exit status")))
+    assert shown == cli, f"README lacks {sorted(cli - shown)}, lists unknown {sorted(shown - cli)}"
+    commands = set(re.findall(r"`([a-z0-9-]+)`", _readme_paragraph("Commands:", "\n\n")))
+    assert commands == set(SUBCOMMANDS), (
+        f"README lacks {sorted(set(SUBCOMMANDS) - commands)}, "
+        f"lists unknown {sorted(commands - set(SUBCOMMANDS))}")
+
+
+def test_readme_selftest_count_is_the_number_of_planted_bugs() -> None:
+    from verify.selftest import BUGS
+
+    counts = re.findall(r"plant (\d+) bugs", README.read_text(encoding="utf-8"))
+    assert counts and all(int(c) == len(BUGS) for c in counts), (counts, len(BUGS))
