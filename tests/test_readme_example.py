@@ -79,3 +79,16 @@ def test_readme_selftest_count_is_the_number_of_planted_bugs() -> None:
 
     counts = re.findall(r"plant (\d+) bugs", README.read_text(encoding="utf-8"))
     assert counts and all(int(c) == len(BUGS) for c in counts), (counts, len(BUGS))
+
+
+def test_readme_benchmark_figures_are_the_published_run() -> None:
+    """Every figure line of the README's Benchmarks section is a line `python -m nnparity_bench
+    --publish benchmarks/RESULTS.md` wrote, never one typed by hand."""
+    section = _readme_paragraph("## Benchmarks", "\n## ")
+    published = set((README.parent / "benchmarks" / "RESULTS.md").read_text(
+        encoding="utf-8").splitlines())
+    figures = [ln for ln in section.splitlines()
+               if ln.startswith(("| ", "<sub>", "Run: ", "Targets met"))]
+    assert figures, "README's Benchmarks section shows no figures"
+    typed = [ln for ln in figures if ln not in published]
+    assert not typed, f"README bench lines not in benchmarks/RESULTS.md: {typed[:3]}"
