@@ -216,3 +216,33 @@ def test_context_records_known_differences_and_data_source(engines, mnist_dir):
     assert ctx.data_description is None  # the losses group never loads MNIST
     _ = ctx.mnist
     assert "MNIST" in ctx.data_description
+
+
+@pytest.mark.parametrize("bug,where", [
+    ("divide by 256", "train images (row 0; 60000 rows differ)"),
+    ("one-hot in float32 for float64", "one-hot labels: float32"),
+])
+def test_data_group_sees_a_bug_in_the_torch_loaders_options(engines, mnist_dir, monkeypatch,
+                                                            bug, where):
+    """The loaders' normalised, one-hot output is checked against its definition, per engine."""
+    import torch
+
+    from reference_torch import mnist as tm
+
+    if bug == "divide by 256":
+        real = tm._images
+        monkeypatch.setattr(tm, "_images", lambda x, normalize, flatten, dtype:
+                            real(x, normalize, flatten, dtype) * (255 / 256))
+    else:
+        real_labels = tm._labels
+        monkeypatch.setattr(tm, "_labels", lambda t, one_hot, dtype:
+                            real_labels(t, one_hot, torch.float32))
+    results = run_groups(_ctx(engines, mnist_dir), ["data"])
+    failed = [r for r in results if not r.passed]
+    assert [r.name for r in failed] == [
+        "load_mnist(normalize, flatten=False, one_hot_label) as defined (torch/float64)"
+        if bug != "divide by 256" else
+        "load_mnist(normalize, flatten=False, one_hot_label) as defined (torch/float32)",
+        *(["load_mnist(normalize, flatten=False, one_hot_label) as defined (torch/float64)"]
+          if bug == "divide by 256" else [])]
+    assert where in failed[0].where or where in failed[0].message
