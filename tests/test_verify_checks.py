@@ -246,3 +246,42 @@ def test_data_group_sees_a_bug_in_the_torch_loaders_options(engines, mnist_dir, 
         *(["load_mnist(normalize, flatten=False, one_hot_label) as defined (torch/float64)"]
           if bug == "divide by 256" else [])]
     assert where in failed[0].where or where in failed[0].message
+
+
+def _drop_partial_block(self, x, labels):
+    """The planted bug: the last, partial EVAL_BLOCK of rows is never counted."""
+    from reference_numpy.runrules import EVAL_BLOCK
+
+    full = len(x) - len(x) % EVAL_BLOCK
+    return type(self).__mro__[0]._real_count(self, x[:full], labels[:full])
+
+
+def _last_of_ties(self, x, t):
+    """The planted bug: ties at the argmax go to the last index."""
+    import torch
+
+    a2 = self.logits(x)
+    labels = t if t.ndim == 1 else t.argmax(dim=1)
+    last = a2.shape[1] - 1 - torch.argmax(a2.flip(1), dim=1)
+    return float((last == labels).double().mean())
+
+
+@pytest.mark.parametrize("bug", ["partial block dropped", "last of ties"])
+def test_accuracy_rows_see_a_bug_in_one_engine(engines, mnist_dir, monkeypatch, bug):
+    from reference_torch.networks import TwoLayerNet
+
+    if bug == "partial block dropped":
+        monkeypatch.setattr(TwoLayerNet, "_real_count", TwoLayerNet.count_correct_unchecked,
+                            raising=False)
+        monkeypatch.setattr(TwoLayerNet, "count_correct_unchecked", _drop_partial_block)
+        want = "TwoLayerNet count_correct_unchecked (train's evaluation, in blocks)"
+    else:
+        monkeypatch.setattr(TwoLayerNet, "accuracy", _last_of_ties)
+        want = "TwoLayerNet accuracy"
+    results = [r for r in run_groups(_ctx(engines, mnist_dir), ["gradients"])
+               if r.name.startswith(("TwoLayerNet accuracy", "TwoLayerNet count_correct"))]
+    failed = sorted(r.name for r in results if not r.passed)
+    torch_engines = sorted(f"{want} ({e.name})" for e in engines if e.framework == "torch")
+    assert failed == torch_engines
+    if bug == "last of ties":
+        assert all("ties at the argmax" in r.where for r in results if not r.passed)

@@ -13,6 +13,7 @@ import numpy as np
 from reference_numpy.networks import PARAM_NAMES as PARAMS
 
 from ..observe import Observation
+from . import accuracy
 from .context import Context, r32
 
 GROUP = "gradients"
@@ -92,6 +93,7 @@ def observe(ctx: Context) -> list[Observation]:
                                            g[p], expected[p]))
     obs += _simplenet(ctx)
     obs += _restores(ctx)
+    obs += accuracy.observe(ctx)
     return obs
 
 
