@@ -285,3 +285,54 @@ def test_accuracy_rows_see_a_bug_in_one_engine(engines, mnist_dir, monkeypatch, 
     assert failed == torch_engines
     if bug == "last of ties":
         assert all("ties at the argmax" in r.where for r in results if not r.passed)
+
+
+def _loss_through_softmax(net, params, xb, target, mask):
+    """The planted bug: log(softmax) instead of log-sum-exp, -inf where softmax underflows."""
+    import torch
+
+    from reference_torch.fastpath import forward_fused
+
+    _, _, a2 = forward_fused(net, params, xb, mask)
+    return torch.nn.functional.nll_loss(torch.log(torch.softmax(a2, dim=1)), target[0])
+
+
+from reference_numpy.fastpath import fused_sgd_step as _REAL_NUMPY_FUSED_STEP  # noqa: E402
+
+
+def _step_without_max_shift(net, params, xb, target, mask, lr):
+    """The planted bug: b2's gradient from a softmax without the max shift (exp overflows at a
+    logit of ~710); the other parameters take the real step."""
+    from reference_numpy import fastpath
+
+    new = _REAL_NUMPY_FUSED_STEP(net, params, xb, target, mask, lr)
+    _, _, a2 = fastpath.forward_fused(net, params, xb, mask)
+    y = np.exp(a2.T)
+    y /= y.sum(axis=0)
+    y.ravel()[target] -= 1
+    y /= len(xb)
+    with np.errstate(invalid="ignore"):
+        new["b2"] = params["b2"] - lr * y.sum(axis=1)
+    return new
+
+
+@pytest.mark.parametrize("bug", ["torch loss via log(softmax)", "numpy step without max shift"])
+def test_fused_step_at_extreme_logits_sees_a_bug_in_one_engine(engines, mnist_dir, monkeypatch,
+                                                              bug):
+    """On the book's run both bugs give the same numbers; at logits ~2,000 they fail."""
+    if bug.startswith("torch"):
+        from reference_torch import fastpath as tf
+
+        monkeypatch.setattr(tf, "fused_loss", _loss_through_softmax)
+        want = {f"fused step at extreme logits: loss ({e.name})"
+                for e in engines if e.framework == "torch"}
+    else:
+        from reference_numpy import fastpath as nf
+
+        monkeypatch.setattr(nf, "fused_sgd_step", _step_without_max_shift)
+        want = {"fused step at extreme logits: parameters after the step (numpy/float64)",
+                *(f"fused step at extreme logits: parameters after the step ({e.name})"
+                  for e in engines if e.framework == "numpy")}
+    results = [r for r in run_groups(_ctx(engines, mnist_dir, seed=7), ["gradients"])
+               if r.name.startswith("fused step at extreme logits")]
+    assert results and {r.name for r in results if not r.passed} == want

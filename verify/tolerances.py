@@ -63,6 +63,8 @@ KINDS: dict[str, str] = {
     "restore": "elements numerical_gradient changed (class exact)",
     "curve": "free-running loss: relative difference, by step (CURVE_BANDS)",
     "flips": "prediction flips and changes of a correct count (FLIP_FRACTION)",
+    "fused_loss": "the fused (fast-path) loss at extreme logits",
+    "fused_params": "the parameters after one fused (fast-path) SGD step at extreme logits",
     "golden_count": "correct counts at each evaluation against a golden trajectory",
     "golden_fingerprint": "parameter fingerprints (sum, norm, sampled values) against a golden "
     "trajectory",
@@ -105,6 +107,10 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("float64", "printed"): _s(2e-15, 2e-15, 2e-15, _m(1.4e-16, 1.4e-16, 1.4e-16)),
     ("float64", "printed8"): _s(6e-9, 6e-9, 6e-9, _m(5.8e-10, 5.8e-10, 5.8e-10)),
     ("float64", "order"): _s(0.0, 7.5e-2, 7.5e-2, _m(7.5e-3, 7.5e-3, 7.5e-3)),
+    # The fused step at logits up to ~2,000 (scripts/measure_fused_extremes.py: 20 seeds, the
+    # float64 reference's loss and p - lr g, 20 MNIST rows).
+    ("float64", "fused_loss"): _s(5e-15, 5e-15, 5e-15, _m(4.2e-16, 4.2e-16, 4.2e-16)),
+    ("float64", "fused_params"): _s(1.4e-13, 1.7e-14, 1.2e-14, _m(1.7e-15, 1.4e-14, 1.2e-15)),
     # Step replay: max over every step of 3 seeds x 10,000 iterations (the book's run).
     ("float64", "replay_grad"): _s(4e-13, 8e-14, 7e-14, _m(8.0e-15, 3.8e-14, 6.7e-15, *_LONG)),
     ("float64", "replay_update"): _s(2.2e-11, 4e-12, 6e-13, _m(3.8e-13, 2.1e-12, 5.9e-14, *_LONG)),
@@ -128,6 +134,8 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("float32-cpu", "gradient"): _s(6e-5, 7e-6, 5e-6, _m(6.1e-7, 5.1e-6, 4.9e-7)),
     ("float32-cpu", "loss"): _s(2e-6, 2e-6, 2e-6, _m(1.8e-7, 1.8e-7, 1.8e-7)),
     ("float32-cpu", "update"): _s(1e-3, 2e-4, 9e-5, _m(1.9e-5, 9.6e-5, 8.8e-6)),
+    ("float32-cpu", "fused_loss"): _s(2e-6, 2e-6, 2e-6, _m(1.9e-7, 1.9e-7, 1.9e-7)),
+    ("float32-cpu", "fused_params"): _s(6.6e-5, 9.4e-6, 8.9e-6, _m(9.4e-7, 6.6e-6, 8.9e-7)),
     ("float32-cpu", "replay_grad"): _s(2.5e-4, 4e-5, 3e-5, _m(3.6e-6, 2.4e-5, 2.7e-6, *_LONG)),
     # Late in training |Δp| shrinks next to |p|, so rounding p + Δp to float32 is ~1e-4 of Δp:
     # a learning rate x 1.001 hides in it (the float64 class catches that; see selftest).
@@ -144,7 +152,8 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
 #: unaffected by TF32 and keep the float32 bounds.
 TF32_MATMUL = _s(3.5e-2, 3.5e-3, 3.5e-3,
                  "anchors.md: emulated TF32 gradient rel. Frobenius 1.2e-4..3.5e-4")
-_TF32_MATMUL_KINDS = ("gradient", "loss", "replay_grad", "replay_update", "replay_loss")
+_TF32_MATMUL_KINDS = ("gradient", "loss", "replay_grad", "replay_update", "replay_loss",
+                      "fused_loss", "fused_params")
 
 _unknown = {k for _, k in TOLERANCES} - set(KINDS) | set(_TF32_MATMUL_KINDS) - set(KINDS)
 if _unknown:  # pragma: no cover - caught the moment a table entry is misspelled

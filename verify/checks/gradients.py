@@ -13,7 +13,7 @@ import numpy as np
 from reference_numpy.networks import PARAM_NAMES as PARAMS
 
 from ..observe import Observation
-from . import accuracy
+from . import accuracy, fused_extremes
 from .context import Context, r32
 
 GROUP = "gradients"
@@ -94,6 +94,7 @@ def observe(ctx: Context) -> list[Observation]:
     obs += _simplenet(ctx)
     obs += _restores(ctx)
     obs += accuracy.observe(ctx)
+    obs += fused_extremes.observe(ctx)
     return obs
 
 

@@ -1,0 +1,64 @@
+"""Measure the fused step's noise at extreme logits (the fused_loss / fused_params tolerances).
+
+    python scripts/measure_fused_extremes.py [--seeds 20] [--data-dir DIR]
+
+For each seed: verify's extreme case (20 MNIST rows, logits up to ~2,000), every CPU engine's
+fused loss and parameters after one fused SGD step against the float64 reference's eager loss
+and p - lr g.  Prints, per class and kind, the max over seeds of |a-e|/max|e|, the relative error
+of large elements (|e| > max|e|/10) and the relative Frobenius error: the three numbers
+verify/tolerances.py writes beside the bounds (which are these x10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reference_numpy.mnist import load_mnist  # noqa: E402
+from reference_numpy.networks import PARAM_NAMES  # noqa: E402
+from verify.checks.fused_extremes import LR, extreme_case, fused_step  # noqa: E402
+from verify.engines import engines_for, reference_engine  # noqa: E402
+
+
+def stats(a: object, e: object) -> np.ndarray:
+    a, e = np.ravel(a), np.ravel(e)
+    m = np.abs(e).max()
+    big = np.abs(e) > 0.1 * m
+    return np.array([np.abs(a - e).max() / m, (np.abs(a - e)[big] / np.abs(e[big])).max(),
+                     np.linalg.norm(a - e) / np.linalg.norm(e)])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--data-dir", default=None)
+    args = ap.parse_args()
+    (x, t), _ = load_mnist(data_dir=args.data_dir)
+    ref, engines = reference_engine(), engines_for("cpu")
+    worst: dict[tuple[str, str], np.ndarray] = {}
+    for seed in range(args.seeds):
+        p, xb, tb = extreme_case(x, t, np.random.default_rng([seed, 90]))
+        rnet = ref.make_net(p)
+        r_loss = ref.net_loss(rnet, xb, tb)
+        r_grad = ref.net_gradients(rnet, xb, tb, "backprop")
+        for eng in [ref, *engines]:
+            loss, new = fused_step(eng, p, xb, tb)
+            key = (eng.tolerance_class, "fused_loss")
+            worst[key] = np.maximum(worst.get(key, 0), stats([loss], [r_loss]))
+            for k in PARAM_NAMES:
+                key = (eng.tolerance_class, "fused_params")
+                worst[key] = np.maximum(worst.get(key, 0),
+                                        stats(new[k], p[k] - LR * r_grad[k]))
+    for (tclass, kind), v in sorted(worst.items()):
+        print(f"{tclass:12s} {kind:13s} |a-e|/max|e| {v[0]:.2g}  large-element rel {v[1]:.2g}  "
+              f"frob {v[2]:.2g}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
