@@ -222,6 +222,17 @@ def _dtype_change(value: object, frame: _Frame, allowed: Sequence[str] = ()) -> 
     return f"returned {dt} from {frame.dtype} inputs"
 
 
+def _narrower(value: object, frame: _Frame) -> bool:
+    """Whether a returned value lost precision against the frame (float64 in, float32 out).
+
+    A wider result (float32 in, float64 out) is named in the details but is no failure: it
+    carries at least the precision it was judged by.
+    """
+    dt = _out_dtype(value)
+    size = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+    return dt is not None and size.get(dt, 0) < size.get(frame.dtype, 8)
+
+
 def _class_of(value: object, frame: _Frame, *, matmul: bool = False) -> str:
     """The tolerance class of a check: from the *inputs* (the frame's dtype and device).
 

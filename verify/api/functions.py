@@ -25,6 +25,7 @@ from ._common import (
     _dtype_name,
     _Frame,
     _is_tensor,
+    _narrower,
     _numpy_frame,
     _out_dtype,
     _plain,
@@ -394,11 +395,13 @@ def _function_run(fn: Callable[..., Any] | None, reference: str, *, forward: boo
                                    f"({exc})")
                 continue
             change = _dtype_change(value, frame)
-            if change:
+            if change and _narrower(value, frame):
                 run.problem(label, f"{change}: the {part or 'output'} left the dtype it was "
                                    f"given, so it no longer has {frame.dtype} precision (cast "
                                    f"back, or pass dtype= to say which precision you mean)")
                 continue
+            if change:
+                run.details.setdefault("dtype_changes", []).append(f"{label}: {change}")
             known = KNOWN_AUTOGRAD_DIFFERENCES.get((reference, case.name))
             if known and part != "forward" and arr.shape == ref.shape:
                 # Where the input is NaN the gradient is undefined: the reference's 0 and the

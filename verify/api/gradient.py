@@ -468,8 +468,8 @@ def _diagnose(case: str, a: np.ndarray, e: np.ndarray, total: np.ndarray, diff: 
     found_names += [f.variant.name for f in found]
     out += [line.replace("diagnosis: ", f"diagnosis: [{case}] ", 1)
             for line in diagnosis.lines(found, "gradient")]
-    if found_names:
-        details.setdefault("diagnosis", []).extend(found_names)
+    named = details.setdefault("diagnosis", []) if found_names else []
+    named += [n for n in found_names if n not in named]
     return out
 
 
