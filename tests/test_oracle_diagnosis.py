@@ -339,3 +339,33 @@ def test_optimizer_extra_key_only_when_one_shape_and_named_when_ignored() -> Non
     res = _opt(fixed_names, "sgd")
     assert not res.passed and "pass extra_key=False" in res.message
     assert _opt(fixed_names, "sgd", extra_key=False).passed
+
+
+# --------------------------------------------------------------------------- default cases
+
+
+def test_default_cases_hold_the_chapters_pitfalls() -> None:
+    """From verify/cases.py's one table: ties with one-hot targets, NaN and Inf for the losses,
+    exact zeros for ReLU and step, large logits, 1-D and 3-D for softmax and log_softmax."""
+    from verify.api.functions import _builtin_cases
+
+    names = {r: {c.name for c in _builtin_cases(r, 0)} for r in (
+        "cross_entropy_error", "softmax_cross_entropy", "softmax", "log_softmax", "relu",
+        "step_function", "binary_cross_entropy")}
+    for r in ("cross_entropy_error", "softmax_cross_entropy"):
+        assert {"ties at the argmax, one-hot", "NaN in a row", "ties",
+                "large logits"} <= names[r], names[r]
+    assert "+Inf at the label" in names["cross_entropy_error"]
+    assert "+Inf logit" in names["softmax_cross_entropy"]
+    for r in ("softmax", "log_softmax"):
+        assert {"1-D input (7,)", "3-D input (2, 3, 4), last axis", "ties",
+                "large logits", "NaN/Inf"} <= names[r], names[r]
+    for r in ("relu", "step_function"):
+        assert {"exact zeros", "NaN/Inf"} <= names[r]
+    assert "NaN in y" in names["binary_cross_entropy"]
+
+
+def test_a_loss_that_hides_nan_fails_on_the_nan_case() -> None:
+    res = api.check_function(lambda y, t: ok.cross_entropy_error(np.nan_to_num(y), t),
+                             "cross_entropy_error")
+    assert not res.passed and res.where.startswith("NaN in a row"), res.message

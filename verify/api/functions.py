@@ -47,59 +47,20 @@ class _Case:
 
 def _builtin_cases(reference: str, seed: int) -> list[_Case]:
     """The typical and adversarial inputs that ``python -m verify`` uses for ``reference``."""
-    from ..cases import activation_table, loss_table
+    from ..cases import activation_table, loss_table, oracle_cases
 
     rng = np.random.default_rng([seed, 1])
     out: list[_Case] = []
     if FUNCTIONS[reference]["kind"] == "activation":
         for case, x in activation_table(reference, rng).items():
             out.append(_Case(case, r32(x), None, not case.startswith("typical")))
-        if reference in ("softmax", "log_softmax"):
-            out += _axis_cases(np.random.default_rng([seed, 3]))
-        return out
-    for case, (y, t) in loss_table(reference, rng).items():
-        out.append(_Case(case, r32(y), r32(t), not case.startswith("typical")))
-    if reference in ("cross_entropy_error", "softmax_cross_entropy"):
-        out += _target_shape_cases(reference, np.random.default_rng([seed, 3]))
+    else:
+        for case, (y, t) in loss_table(reference, rng).items():
+            out.append(_Case(case, r32(y), r32(t), not case.startswith("typical")))
+    for case, (x, t, adversarial) in oracle_cases(reference,
+                                                  np.random.default_rng([seed, 3])).items():
+        out.append(_Case(case, r32(x), None if t is None else r32(t), adversarial))
     return out
-
-
-def _target_shape_cases(reference: str, rng: np.random.Generator) -> list[_Case]:
-    """The chapter's target and batch shapes, each a documented pitfall (typical values).
-
-    Labels shaped (N, 1) - the book's ``y[np.arange(N), t]`` broadcasts them into an N×N sum;
-    soft targets - an implementation that argmaxes them, or indexes with them, is wrong; a 1-D
-    score vector with a scalar label or one-hot vector - the book reshapes it to a batch of one;
-    a batch of one.  Case names carry the shapes, so a failure names the target shape.
-    """
-    n, k = 6, 5
-    logits = 2 * rng.standard_normal((n, k))
-    labels = rng.integers(0, k, n)
-    soft = rng.dirichlet(np.ones(k), n)
-    one_logits = 2 * rng.standard_normal(k)
-    one_label = int(rng.integers(0, k))
-
-    def scores(a: np.ndarray) -> np.ndarray:
-        if reference == "softmax_cross_entropy":
-            return a
-        e = np.exp(a - a.max(-1, keepdims=True))
-        return e / e.sum(-1, keepdims=True)
-
-    table = {
-        f"labels shaped (N, 1) = {(n, 1)}": (logits, labels.reshape(n, 1)),
-        f"soft targets shaped {(n, k)}": (logits, soft),
-        f"1-D scores {(k,)}, scalar label": (one_logits, np.array(one_label)),
-        f"1-D scores {(k,)}, one-hot {(k,)}": (one_logits, np.eye(k)[one_label]),
-        f"batch of one {(1, k)}, labels {(1,)}": (one_logits[None], np.array([one_label])),
-    }
-    return [_Case(name, r32(scores(a)), r32(t), False) for name, (a, t) in table.items()]
-
-
-def _axis_cases(rng: np.random.Generator) -> list[_Case]:
-    """softmax over the last axis of a 1-D and a 3-D input (catches a hard-coded axis=1)."""
-    return [_Case("1-D input (7,)", r32(3 * rng.standard_normal(7)), None, False),
-            _Case("3-D input (2, 3, 4), last axis", r32(3 * rng.standard_normal((2, 3, 4))),
-                  None, False)]
 
 
 def _given_cases(reference: str, inputs: object, targets: object,
