@@ -369,3 +369,45 @@ def test_a_loss_that_hides_nan_fails_on_the_nan_case() -> None:
     res = api.check_function(lambda y, t: ok.cross_entropy_error(np.nan_to_num(y), t),
                              "cross_entropy_error")
     assert not res.passed and res.where.startswith("NaN in a row"), res.message
+
+
+def test_no_diagnosis_for_a_mistake_outside_the_catalogue() -> None:
+    """A learning rate 1% off is no catalogue entry: it fails, and nothing is named (in float32
+    the δ variant of the loss agrees with the exact loss, so it must not be said either)."""
+    for dtype in (np.float64, np.float32):
+        res = _step(lambda p, x, t: ok.training_step(p, x, t, lr=0.101), dtype=dtype)
+        assert not res.passed and "diagnosis" not in res.details, res.message
+        assert "diagnosis:" not in res.message
+
+
+def test_loss_reference_is_checked_and_a_correct_loss_passes() -> None:
+    res = _simple_net(ok.SimpleNet, reference=True)
+    assert res.passed and res.details["loss_value"]["class"] == "float64"
+    with pytest.raises(TypeError, match="loss_reference: expected a callable"):
+        api.check_gradient(lambda w: float(np.sum(w)), np.ones(3), np.ones(3),
+                           loss_reference=1.0)
+    with pytest.raises(ValueError, match="loss_reference: raised ZeroDivisionError"):
+        api.check_gradient(lambda w: float(np.sum(w)), np.ones(3), np.ones(3),
+                           loss_reference=lambda w: 1 / 0)
+
+
+def test_optimizer_rounding_allowance_is_needed_and_enough() -> None:
+    """A correct Nesterov that adds its update in one expression differs from the reference
+    (two additions) by the rounding of p from step 2 on: without the allowance it is a float64
+    false alarm; with it, it passes while a learning rate 0.1% off still fails."""
+    from verify.api import steps
+
+    rng = np.random.default_rng(1)
+    params = {"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(2)}
+    grads = {k: 0.5 * rng.standard_normal(v.shape) for k, v in params.items()}
+    assert api.check_optimizer_step(ok.Nesterov().update, "nesterov", params, grads).passed
+    off = api.check_optimizer_step(ok.Nesterov(lr=0.01 * 1.001).update, "nesterov", params,
+                                   grads)
+    assert not off.passed
+    saved = steps.ROUNDING_HALF_ULPS
+    try:
+        steps.ROUNDING_HALF_ULPS = 0
+        assert not api.check_optimizer_step(ok.Nesterov().update, "nesterov", params,
+                                            grads).passed
+    finally:
+        steps.ROUNDING_HALF_ULPS = saved

@@ -484,12 +484,19 @@ def check_function(fn: Callable[..., Any], reference: str, *, inputs: object = N
     the book's SoftmaxWithLoss, ``cross_entropy_error(softmax(a), t, 1e-7)``, and
     ``delta=0`` with ``"cross_entropy_error"`` a plain ``log(y)``.  A declared convention is in
     the result's name and ``details["convention"]``; a failing loss that equals the reference
-    under the other convention says so (``diagnosis: your output equals the reference with delta =
-    1e-07 inside the log``).
+    under the other convention says so (``diagnosis: your output equals the reference with
+    delta = 1e-07 inside the log``).
 
     Your code failing is a verdict: an exception (on the first case or a later one), an output
     of the wrong shape or type, NaN where the reference has a number, or an argument changed in
     place fail the check, and the message names the case and quotes what happened.
+
+    Precision: judged in the class of the inputs.  Without ``dtype``, a function that returns
+    float32 from the oracle's float64 inputs is a float32 implementation: it is run again with
+    float32 inputs (and incoming gradient) and judged as float32 (``details["dtype_detected"]``).
+    With ``dtype``, an output narrower than it fails ("returned float32 from float64 inputs").
+    On a failure, the known wrong variants of ``verify.api.diagnosis`` are tried: one that
+    reproduces your output is named with its fix on a ``diagnosis:`` line.
     """
     want_backward = incoming_grad is not None or backward is not None
     return _function_run(fn, reference, forward=True, backward=want_backward,

@@ -34,7 +34,10 @@ from .diagnosis import agrees, explain, lines
 #: the second step on; a third tells an off-by-one in the counter from a constant factor).
 DEFAULT_STEPS = 3
 #: Roundings of p per step that two correct optimizers may differ by, in half-ulps of |p|: two
-#: additions on each side (the reference's Nesterov and Adam add twice; see _beyond_rounding).
+#: additions on each side (the reference's Nesterov adds twice; see _beyond_rounding).
+#: Measured with scripts/oracle_optimizer_false_alarms.py (book-style classes, torch.optim.SGD
+#: with momentum and nesterov=True; |p| 1e-2..1e2, |g| 1e-3..1e1, float32 and float64): 82
+#: false alarms in 300 correct cases with 0, none with 2, none in 3,000 with 4 (a factor 2).
 ROUNDING_HALF_ULPS = 4
 
 
