@@ -260,3 +260,11 @@ def training_step_f32(params, x, t, lr=0.1):
     loss = net.loss(x, t)
     grads = net.gradient(x, t)
     return loss, grads, {k: net.params[k] - np.float32(lr) * grads[k] for k in params}
+
+
+def binary_cross_entropy(y, t):
+    return -np.mean(t * np.log(y + 1e-7) + (1 - t) * np.log(1 - y + 1e-7))
+
+
+def mean_absolute_error_backward(y, dout, t):
+    return dout * np.sign(y - t) / y.size

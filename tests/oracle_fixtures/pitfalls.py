@@ -142,6 +142,24 @@ def cross_entropy_mean_all(y, t):
     return -np.mean(onehot * np.log(y + 1e-7))
 
 
+def _bce_terms(y, t):
+    return t * np.log(y + 1e-7) + (1 - t) * np.log(1 - y + 1e-7)
+
+
+def binary_cross_entropy_over_batch(y, t):
+    """Divides by the number of rows, as for the cross-entropy, not by every element."""
+    return -np.sum(_bce_terms(y, t)) / y.shape[0]
+
+
+def binary_cross_entropy_sum(y, t):
+    return -np.sum(_bce_terms(y, t))
+
+
+def mean_absolute_error_backward_no_mean(y, dout, t):
+    """sign(y - t) without / y.size."""
+    return dout * np.sign(y - t)
+
+
 def mean_squared_error_mean(y, t):
     return np.mean((y - t) ** 2)
 

@@ -131,6 +131,10 @@ def _times_batch(ctx: Context) -> Any:
     return None if n == 1 else np.asarray(ctx["ref"]) * n
 
 
+def _times_size(ctx: Context) -> Any:
+    return np.asarray(ctx["ref"]) * np.size(ctx["x"])
+
+
 def _over_classes(ctx: Context) -> Any:
     k = np.asarray(ctx["x"]).shape[-1]
     return None if k == 1 else np.asarray(ctx["ref"]) / k
@@ -389,9 +393,8 @@ def _loss_factor(up: bool) -> Callable[[Context], Any]:
 
 _CE = ("forward:cross_entropy_error", "forward:softmax_cross_entropy")
 _SM = ("forward:softmax", "forward:log_softmax")
-_LOSS_BWD = tuple(f"backward:{n}" for n in ("cross_entropy_error", "softmax_cross_entropy",
-                                           "mean_squared_error", "mean_absolute_error",
-                                           "binary_cross_entropy"))
+_CE_BWD = ("backward:cross_entropy_error", "backward:softmax_cross_entropy")
+_MEAN_BWD = ("backward:mean_absolute_error", "backward:binary_cross_entropy")
 _STATEFUL = tuple(f"optimizer:{n}" for n in ("momentum", "nesterov", "adagrad", "rmsprop",
                                             "adam"))
 
@@ -415,13 +418,22 @@ CATALOGUE: tuple[Variant, ...] = (
             "the reference on t.argmax(axis=1): the soft targets reduced to labels",
             "with targets of y's shape compute -Σ t·log(y + δ) / N; argmax only labels",
             _soft_argmaxed),
-    Variant("sum instead of mean", (*_CE, "forward:binary_cross_entropy"),
+    Variant("sum instead of mean", _CE,
             "the reference times the batch size N: a sum over the batch, the 1/N missing",
             "divide by the batch size y.shape[0] (a 1-D input is a batch of one)",
             _times_batch),
     Variant("mean over all elements", _CE,
             "the reference divided by the number of classes: np.mean over all N·K elements",
             "sum over the classes and divide by the batch size N only", _over_classes),
+    Variant("BCE averaged over the batch only", ("forward:binary_cross_entropy",),
+            "the reference times the number of columns: divided by the batch size N instead "
+            "of by all N·K elements",
+            "average over every element (np.mean), as the reference does",
+            lambda ctx: _times_size(ctx) / _batch(ctx) if np.ndim(ctx["x"]) == 2
+            and np.shape(ctx["x"])[1] > 1 else None),
+    Variant("BCE summed", ("forward:binary_cross_entropy",),
+            "the reference times the number of elements: a sum, the 1/n missing",
+            "average over every element (np.mean), as the reference does", _times_size),
     *(Variant(f"reduction {r!r}", ("forward:mean_squared_error",),
               f"the reference with reduction={r!r}",
               f"pass reference_kwargs={{'reduction': {r!r}}} if that is your convention",
@@ -461,9 +473,14 @@ CATALOGUE: tuple[Variant, ...] = (
     Variant("softmax backward without Σ", ("backward:softmax",),
             "y ⊙ dout: the softmax VJP without its - y·Σ(dout·y) term",
             "return y * (dout - np.sum(dout * y, axis=-1, keepdims=True))", _softmax_no_sum),
-    Variant("backward missing 1/N", _LOSS_BWD,
+    Variant("backward missing 1/N", _CE_BWD,
             "the reference times the batch size N: the 1/N of the mean missing in the backward",
             "divide the gradient by the batch size, as the forward's mean does", _times_batch),
+    Variant("backward missing 1/n", _MEAN_BWD,
+            "the reference times the number of elements n: the 1/n of the mean missing in the "
+            "backward",
+            "divide the gradient by y.size, as the forward's mean over all elements does",
+            lambda ctx: _times_size(ctx) if np.size(ctx["x"]) > 1 else None),
     # ---- optimizers
     Variant("Adam ε inside the square root", ("optimizer:adam",),
             "Adam with ε inside the square root, m / √(v + ε)",
