@@ -21,6 +21,22 @@ variant the reference, and then it passes.
 
 Every candidate is computed here in float64 from the formulas (not by calling the user's code
 again), so trying the catalogue costs a few reference evaluations per case.
+
+The context each target's ``compute`` reads (what a check passes to :func:`explain`):
+
+* ``forward:<name>`` / ``backward:<name>``: ``reference``, ``x`` and ``t`` (the case, float64;
+  ``t`` None for an activation), ``g`` (the incoming gradient), ``kw`` (reference kwargs),
+  ``delta`` (the declared δ or None), ``ref`` (the reference's output for the case);
+* ``optimizer:<name>``: ``optimizer``, ``hyper``, ``p0`` and ``grads`` (one dict per step);
+  candidates are lists of per-step ``{key: p_t - p_0}``;
+* ``training_step``: ``p0``, ``x``, ``t``, ``lr``, ``activation``, ``loss``,
+  ``weight_decay_lambda``, ``loss_at``, ``exact`` (the convention judged), ``grads``,
+  ``update`` and ``losses[(when, exact)]`` of the reference; candidates are dicts of the parts
+  they change (``loss``, ``grads``, ``update``);
+* ``gradient``: ``expected`` (the central differences); ``loss_value``: ``actual``,
+  ``expected``;
+* ``dropout``: ``x``, ``mask`` (the kept units, from the train-time call), ``ratio``,
+  ``train`` and ``convention`` (``"book"`` or ``"inverted"``, the one judged).
 """
 
 from __future__ import annotations
