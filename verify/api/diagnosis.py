@@ -555,6 +555,12 @@ CATALOGUE: tuple[Variant, ...] = (
             "the reference step with a square weight returned transposed",
             "store weights as (inputs, outputs) and return them in that layout",
             _step_transposed),
+    Variant("parameters not used", ("training_step",),
+            "the same loss and gradients from other parameters: it ignores the parameters it "
+            "is given (a book-style net whose layers keep the weights they were built with "
+            "after net.params is reassigned)",
+            "copy the values into the arrays the layers hold (net.params[k][...] = v), or "
+            "rebuild the layers from the new params", None),
     # ---- check_gradient
     Variant("gradient δ convention", ("gradient",),
             "the central differences within δ/(y_t+δ): your loss has δ = 1e-7 inside the log "

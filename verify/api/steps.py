@@ -455,7 +455,38 @@ def check_training_step(step: Callable[..., Any], params: Mapping[str, Any], x: 
                "losses": {(w, e): r_losses[w if e == exact else f"{w}/{other}"]
                           for w in LOSS_AT for e in (True, False)}}
         _diagnose_step(result, ctx, seen)
+        if "diagnosis" not in result.details and u_grads is not None:
+            _diagnose_ignored_params(result, step, params, frame, x, t, u_loss, u_grads)
     return result
+
+
+def _diagnose_ignored_params(result: CheckResult, step: Callable[..., Any],
+                             params: Mapping[str, Any], frame: Any, x: object, t: object,
+                             u_loss: object, u_grads: Mapping[str, Any]) -> None:
+    """A step that ignores the parameters it is given (the book's layers keep the weights they
+    were built with when ``net.params`` is reassigned): called again from other parameters, it
+    returns the same loss and gradients.  No formula reproduces it, so it is tested by calling
+    the step once more - only after a failure, on copies."""
+    from .diagnosis import variant
+
+    rng = np.random.default_rng(17)
+    moved = {k: frame.to(_f64(v, k) + 0.5 * rng.standard_normal(np.shape(_f64(v, k))))
+             for k, v in params.items()}
+    try:
+        out = step(moved, _copy_like(x), _copy_like(t))
+        loss2, grads2 = (out[0], out[1]) if isinstance(out, tuple) and len(out) == 3 else (
+            None, None)
+        same = grads2 is not None and all(
+            np.array_equal(_f64(grads2[k], k), _f64(u_grads[k], k)) for k in PARAM_NAMES)
+        if same and u_loss is not None and loss2 is not None:
+            same = np.array_equal(_f64(loss2, "loss"), _f64(u_loss, "loss"))
+    except Exception:  # noqa: BLE001 - a second call failing says nothing about the first
+        return
+    if same:
+        v = variant("parameters not used")
+        result.details["diagnosis"] = [v.name]
+        result.message = "\n".join([result.message, f"diagnosis: your step gives "
+                                     f"{v.text('said', {})}; {v.text('fix', {})}"])
 
 
 def _diagnose_step(result: CheckResult, ctx: Mapping[str, Any], seen: Mapping[str, Any]) -> None:
