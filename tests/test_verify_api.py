@@ -359,7 +359,7 @@ def test_training_step_bugs_fail_with_hints(batch) -> None:
     assert after.passed, after.message
     before = api.check_training_step(numpy_step, p, x, t)
     assert not before.passed
-    assert "hint: your loss equals the reference loss after the update" in before.message
+    assert "diagnosis: your loss equals the reference loss after the update" in before.message
     lr_off = api.check_training_step(lambda *a: numpy_step(*a, scale=1.001), p, x, t,
                                      loss_at="after")
     assert not lr_off.passed and lr_off.where.startswith("update W1")

@@ -25,6 +25,7 @@ __all__ = [
     "bce_cases",
     "loss_cases",
     "loss_table",
+    "oracle_cases",
     "regression_cases",
 ]
 
@@ -118,3 +119,81 @@ def loss_table(name: str, rng: np.random.Generator) -> Cases:
     if name not in LOSS_TABLES:
         raise KeyError(f"no loss {name!r}: expected one of {', '.join(LOSS_TABLES)}")
     return LOSS_TABLES[name](rng)
+
+
+def _target_shape_cases(reference: str, rng: np.random.Generator) -> dict[str, tuple]:
+    """The chapter's target and batch shapes, each a documented pitfall (typical values).
+
+    Labels shaped (N, 1) - the book's ``y[np.arange(N), t]`` broadcasts them into an N×N sum;
+    soft targets - an implementation that argmaxes them, or indexes with them, is wrong; a 1-D
+    score vector with a scalar label or one-hot vector - the book reshapes it to a batch of one;
+    a batch of one.  Case names carry the shapes, so a failure names the target shape.
+    """
+    n, k = 6, 5
+    logits = 2 * rng.standard_normal((n, k))
+    labels = rng.integers(0, k, n)
+    soft = rng.dirichlet(np.ones(k), n)
+    one_logits = 2 * rng.standard_normal(k)
+    one_label = int(rng.integers(0, k))
+
+    def scores(a: np.ndarray) -> np.ndarray:
+        if reference == "softmax_cross_entropy":
+            return a
+        e = np.exp(a - a.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    table = {
+        f"labels shaped (N, 1) = {(n, 1)}": (logits, labels.reshape(n, 1)),
+        f"soft targets shaped {(n, k)}": (logits, soft),
+        f"1-D scores {(k,)}, scalar label": (one_logits, np.array(one_label)),
+        f"1-D scores {(k,)}, one-hot {(k,)}": (one_logits, np.eye(k)[one_label]),
+        f"batch of one {(1, k)}, labels {(1,)}": (one_logits[None], np.array([one_label])),
+    }
+    out = {name: (scores(a), t, False) for name, (a, t) in table.items()}
+    # Ties at the argmax with one-hot targets (an argmax of the scores picks the wrong class),
+    # and the non-finite inputs the activations' tables hold: NaN, and +Inf where a loss has
+    # one value for it (an Inf logit makes every formula NaN; an Inf probability a -Inf loss).
+    tie = np.array([[2.0, 2.0, 1.0, 0.0, 0.0], [0.0, 3.0, 3.0, 3.0, 1.0]])
+    tie_t = np.eye(k)[[1, 3]]
+    nan = scores(logits[:3]).copy()
+    nan[1, labels[1]] = np.nan
+    out["ties at the argmax, one-hot"] = (scores(tie), tie_t, True)
+    out["NaN in a row"] = (nan, labels[:3], True)
+    if reference == "softmax_cross_entropy":
+        inf = logits[:2].copy()
+        inf[0, 0] = np.inf
+        out["+Inf logit"] = (inf, labels[:2], True)
+    else:
+        inf = scores(logits[:2]).copy()
+        inf[0, labels[0]] = np.inf
+        out["+Inf at the label"] = (inf, labels[:2], True)
+    return out
+
+
+def _axis_cases(rng: np.random.Generator) -> dict[str, tuple]:
+    """softmax over the last axis of a 1-D and a 3-D input (catches a hard-coded axis=1)."""
+    return {"1-D input (7,)": (3 * rng.standard_normal(7), None, False),
+            "3-D input (2, 3, 4), last axis": (3 * rng.standard_normal((2, 3, 4)), None, False)}
+
+
+def _bce_nonfinite(rng: np.random.Generator) -> dict[str, tuple]:
+    y = rng.uniform(0.01, 0.99, (3, 2))
+    y[1, 0] = np.nan
+    return {"NaN in y": (y, (rng.random((3, 2)) > 0.5).astype(float), True)}
+
+
+def oracle_cases(name: str, rng: np.random.Generator) -> dict[str, tuple]:
+    """The cases the oracle (verify.api) adds to a function's table: {name: (x, t, adversarial)}.
+
+    The chapter's shapes (1-D and 3-D softmax inputs; target shapes of the cross-entropies) and
+    the adversarial inputs a loss's table lacks (ties with one-hot targets, NaN, +Inf).  Kept
+    apart from the tables because ``python -m verify`` compares two engines that agree on them
+    by construction; the oracle's user code is where they go wrong.
+    """
+    if name in ("softmax", "log_softmax"):
+        return _axis_cases(rng)
+    if name in ("cross_entropy_error", "softmax_cross_entropy"):
+        return _target_shape_cases(name, rng)
+    if name == "binary_cross_entropy":
+        return _bce_nonfinite(rng)
+    return {}

@@ -22,13 +22,17 @@ the class's ``frob`` bound (that catches small systematic errors such as a gradi
 :func:`verify.tolerances.tolerance_for` - measured noise of the reference engines times a safety
 factor - for a *tolerance class* and a *kind*.
 
-The tolerance class is chosen from what your code returns, unless ``tolerance_class=`` says
-otherwise: a float64 result is judged as ``"float64"``, a float32 result on the CPU (NumPy or
-torch) as ``"float32-cpu"``, a float32 tensor on a GPU as ``"float32-cuda"`` (``"tf32"`` for the
-matmul-based training step when TF32 matmuls are enabled).  Integer or Python-float results take
-the class of the input dtype.  Inputs the oracle makes up are rounded to float32 first
-(:func:`verify.checks.context.r32`), so a float32 implementation and the float64 reference see
-identical numbers and differ only by their arithmetic.
+The tolerance class is chosen from the *inputs* - the dtype and device your code runs in, the
+parameters' for an optimizer or a training step - unless ``tolerance_class=`` says otherwise:
+float64 is judged as ``"float64"``, float32 on the CPU (NumPy or torch) as ``"float32-cpu"``,
+float32 on a GPU as ``"float32-cuda"`` (``"tf32"`` for the matmul-based training step when TF32
+matmuls are enabled).  A result in a narrower dtype than its inputs fails, named ("returned
+float32 from float64 inputs"); a wider one is listed in ``details["dtype_changes"]``.  Without
+``dtype=``, a function that returns float32 from float64 inputs is run and judged as float32.
+On a failure the catalogue of known wrong variants (:mod:`verify.api.diagnosis`) is tried and
+the variant that reproduces your output is named with its fix.  Inputs the oracle makes up
+are rounded to float32 first (:func:`verify.checks.context.r32`), so a float32 implementation
+and the float64 reference see identical numbers and differ only by their arithmetic.
 
 Which framework a function is written in (``framework="auto"``): it is called with NumPy arrays
 first; if that raises, it is called with torch tensors (``dtype`` default:

@@ -201,27 +201,55 @@ def _frame_of(values: Sequence[object], arg: str) -> _Frame:
     return _Frame("numpy", arr.dtype.name)
 
 
-def _class_of(value: object, frame: _Frame, *, matmul: bool = False) -> str:
-    """The tolerance class implied by a user's output (see the module docstring)."""
+def _out_dtype(value: object) -> str | None:
+    """The floating dtype of a returned value, or None (Python numbers, ints, bools, lists)."""
     if _is_tensor(value):
-        dt = str(value.dtype).removeprefix("torch.")
-        dev = str(value.device)
-        floating = bool(value.is_floating_point())
-    elif isinstance(value, (np.ndarray, np.generic)):
-        dt, dev, floating = value.dtype.name, "cpu", value.dtype.kind == "f"
-    else:  # Python numbers, lists: no dtype of their own
-        dt, dev, floating = frame.dtype, frame.device, True
-    if not floating:
-        dt, dev = frame.dtype, frame.device
-    if dt == "float64":
+        return str(value.dtype).removeprefix("torch.") if value.is_floating_point() else None
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.dtype.name if value.dtype.kind in "fc" else None
+    return None
+
+
+def _dtype_change(value: object, frame: _Frame, allowed: Sequence[str] = ()) -> str | None:
+    """"returned float32 from float64 inputs" when a floating result leaves the frame's dtype.
+
+    A dtype change is a finding in itself: a float64 network that accumulates its loss in
+    float32 computes with float32 precision and must not be judged as float32 silently.
+    """
+    dt = _out_dtype(value)
+    if dt is None or dt == frame.dtype or dt in allowed:
+        return None
+    return f"returned {dt} from {frame.dtype} inputs"
+
+
+def _narrower(value: object, frame: _Frame) -> bool:
+    """Whether a returned value lost precision against the frame (float64 in, float32 out).
+
+    A wider result (float32 in, float64 out) is named in the details but is no failure: it
+    carries at least the precision it was judged by.
+    """
+    dt = _out_dtype(value)
+    size = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+    return dt is not None and size.get(dt, 0) < size.get(frame.dtype, 8)
+
+
+def _class_of(value: object, frame: _Frame, *, matmul: bool = False) -> str:
+    """The tolerance class of a check: from the *inputs* (the frame's dtype and device).
+
+    Never from the returned value: a result in another dtype is reported by
+    :func:`_dtype_change`, and judged in the class of what it was computed from.  ``value`` is
+    kept in the signature for the checks that pass it.
+    """
+    del value
+    if frame.dtype == "float64":
         return "float64"
-    if dt == "float32":
-        if dev.startswith("cuda"):
+    if frame.dtype == "float32":
+        if frame.device.startswith("cuda"):
             return "tf32" if matmul and _tf32_matmul_on() else "float32-cuda"
         return "float32-cpu"
-    raise ValueError(
-        f"tolerance_class: no tolerance class for a {dt} result (classes cover float32 and "
-        f"float64); pass tolerance_class= explicitly, one of {', '.join(TOLERANCE_CLASSES)}"
+    raise ValueError(  # pragma: no cover - frames are float32 or float64 by construction
+        f"tolerance_class: no tolerance class for {frame.dtype} inputs; pass tolerance_class= "
+        f"explicitly, one of {', '.join(TOLERANCE_CLASSES)}"
     )
 
 

@@ -21,10 +21,13 @@ from ._common import (
     _check_tclass,
     _class_of,
     _describe,
+    _dtype_change,
     _dtype_name,
     _Frame,
     _is_tensor,
+    _narrower,
     _numpy_frame,
+    _out_dtype,
     _plain,
     _Run,
     _torch,
@@ -44,59 +47,20 @@ class _Case:
 
 def _builtin_cases(reference: str, seed: int) -> list[_Case]:
     """The typical and adversarial inputs that ``python -m verify`` uses for ``reference``."""
-    from ..cases import activation_table, loss_table
+    from ..cases import activation_table, loss_table, oracle_cases
 
     rng = np.random.default_rng([seed, 1])
     out: list[_Case] = []
     if FUNCTIONS[reference]["kind"] == "activation":
         for case, x in activation_table(reference, rng).items():
             out.append(_Case(case, r32(x), None, not case.startswith("typical")))
-        if reference in ("softmax", "log_softmax"):
-            out += _axis_cases(np.random.default_rng([seed, 3]))
-        return out
-    for case, (y, t) in loss_table(reference, rng).items():
-        out.append(_Case(case, r32(y), r32(t), not case.startswith("typical")))
-    if reference in ("cross_entropy_error", "softmax_cross_entropy"):
-        out += _target_shape_cases(reference, np.random.default_rng([seed, 3]))
+    else:
+        for case, (y, t) in loss_table(reference, rng).items():
+            out.append(_Case(case, r32(y), r32(t), not case.startswith("typical")))
+    for case, (x, t, adversarial) in oracle_cases(reference,
+                                                  np.random.default_rng([seed, 3])).items():
+        out.append(_Case(case, r32(x), None if t is None else r32(t), adversarial))
     return out
-
-
-def _target_shape_cases(reference: str, rng: np.random.Generator) -> list[_Case]:
-    """The chapter's target and batch shapes, each a documented pitfall (typical values).
-
-    Labels shaped (N, 1) - the book's ``y[np.arange(N), t]`` broadcasts them into an N×N sum;
-    soft targets - an implementation that argmaxes them, or indexes with them, is wrong; a 1-D
-    score vector with a scalar label or one-hot vector - the book reshapes it to a batch of one;
-    a batch of one.  Case names carry the shapes, so a failure names the target shape.
-    """
-    n, k = 6, 5
-    logits = 2 * rng.standard_normal((n, k))
-    labels = rng.integers(0, k, n)
-    soft = rng.dirichlet(np.ones(k), n)
-    one_logits = 2 * rng.standard_normal(k)
-    one_label = int(rng.integers(0, k))
-
-    def scores(a: np.ndarray) -> np.ndarray:
-        if reference == "softmax_cross_entropy":
-            return a
-        e = np.exp(a - a.max(-1, keepdims=True))
-        return e / e.sum(-1, keepdims=True)
-
-    table = {
-        f"labels shaped (N, 1) = {(n, 1)}": (logits, labels.reshape(n, 1)),
-        f"soft targets shaped {(n, k)}": (logits, soft),
-        f"1-D scores {(k,)}, scalar label": (one_logits, np.array(one_label)),
-        f"1-D scores {(k,)}, one-hot {(k,)}": (one_logits, np.eye(k)[one_label]),
-        f"batch of one {(1, k)}, labels {(1,)}": (one_logits[None], np.array([one_label])),
-    }
-    return [_Case(name, r32(scores(a)), r32(t), False) for name, (a, t) in table.items()]
-
-
-def _axis_cases(rng: np.random.Generator) -> list[_Case]:
-    """softmax over the last axis of a 1-D and a 3-D input (catches a hard-coded axis=1)."""
-    return [_Case("1-D input (7,)", r32(3 * rng.standard_normal(7)), None, False),
-            _Case("3-D input (2, 3, 4), last axis", r32(3 * rng.standard_normal((2, 3, 4))),
-                  None, False)]
 
 
 def _given_cases(reference: str, inputs: object, targets: object,
@@ -221,6 +185,22 @@ def _detect(probe: Callable[[_Frame], Any], framework: str, dtype: str | None,
                 f"'torch' to see only one")
 
 
+def _implementation_dtype(frame: _Frame, first: Any, evaluate: Callable[[_Frame], Any],
+                          probe: Callable[[], object]) -> tuple[_Frame, Any]:
+    """The frame in the dtype the user's code computes in, and case 0 evaluated there."""
+    try:
+        dt = _out_dtype(probe())
+    except Exception:  # noqa: BLE001 - a probe failing leaves the verdict to the real run
+        return frame, first
+    if dt not in ("float32", "float64") or dt == frame.dtype:
+        return frame, first
+    other = _Frame(frame.framework, dt, frame.device)
+    try:
+        return other, evaluate(other)
+    except Exception:  # noqa: BLE001 - not runnable in its own dtype: judge as first called
+        return frame, first
+
+
 @dataclass
 class _FirstFailed:
     """The user's code failed on the first case in every framework tried: the verdict's text."""
@@ -259,8 +239,8 @@ def _function_run(fn: Callable[..., Any] | None, reference: str, *, forward: boo
                   backward: bool, user_backward: Callable[..., Any] | None, inputs: object,
                   targets: object, dtype: object, device: object, tolerance_class: object,
                   incoming_grad: object, seed: int, framework: str, adversarial: bool,
-                  reference_kwargs: Mapping[str, Any] | None, delta: float | None = None,
-                  detect: bool = True) -> CheckResult:
+                  reference_kwargs: Mapping[str, Any] | None,
+                  delta: float | None = None) -> CheckResult:
     """Shared body of check_function and check_backward."""
     reference = _check_reference(reference)
     delta = _check_delta(delta, reference)
@@ -332,10 +312,26 @@ def _function_run(fn: Callable[..., Any] | None, reference: str, *, forward: boo
 
     frame, first = _detect(lambda fr: evaluate(fr, 0), framework, dt, device,
                            "fn" if fn is not None else "backward")
+    chosen = frame.dtype
+    if dt is None and not isinstance(first, _FirstFailed):
+        # Nobody said which precision: the implementation's own dtype decides (a float32
+        # backward must get a float32 incoming gradient, or NumPy upcasts its result).
+        def probe() -> object:
+            if forward or fn is None or autograd:
+                return first[0][1]
+            return _call(fn, frame, cases[0])[1]  # a hand-written backward: ask its forward
+
+        frame, first = _implementation_dtype(frame, first, lambda fr: evaluate(fr, 0), probe)
+        if frame.dtype != chosen:
+            run.details["dtype_detected"] = (
+                f"{frame.dtype}: your code returned {frame.dtype} from {chosen} inputs, so it "
+                f"was run and judged as {frame.dtype}")
     run.engine = frame.engine
     run.details["framework"] = frame.framework
     from ..checks.losses import KNOWN_AUTOGRAD_DIFFERENCES
 
+    #: part -> (case index, your output, class, kind) of every case that returned numbers
+    seen: dict[str, list[tuple[int, np.ndarray, str, str]]] = {}
     for i, case in enumerate(cases):
         if i == 0 and isinstance(first, _FirstFailed):
             run.problem(case.name, first.message + (
@@ -359,6 +355,14 @@ def _function_run(fn: Callable[..., Any] | None, reference: str, *, forward: boo
                 run.problem(label, f"returned {_describe(value)}, not an array of numbers "
                                    f"({exc})")
                 continue
+            change = _dtype_change(value, frame)
+            if change and _narrower(value, frame):
+                run.problem(label, f"{change}: the {part or 'output'} left the dtype it was "
+                                   f"given, so it no longer has {frame.dtype} precision (cast "
+                                   f"back, or pass dtype= to say which precision you mean)")
+                continue
+            if change:
+                run.details.setdefault("dtype_changes", []).append(f"{label}: {change}")
             known = KNOWN_AUTOGRAD_DIFFERENCES.get((reference, case.name))
             if known and part != "forward" and arr.shape == ref.shape:
                 # Where the input is NaN the gradient is undefined: the reference's 0 and the
@@ -371,12 +375,10 @@ def _function_run(fn: Callable[..., Any] | None, reference: str, *, forward: boo
                     arr[undefined] = ref[undefined]
                     run.details.setdefault("known_differences", {})[case.name] = known
             run.observe(tclass, _kind(case), label, arr, ref)
+            seen.setdefault(part, []).append((i, arr, tclass, _kind(case)))
     result = run.result()
-    if not result.passed and detect and forward and not backward:
-        result.message = "\n".join([result.message, *_convention_hints(
-            fn, reference, delta, inputs=inputs, targets=targets, dtype=dtype, device=device,
-            tolerance_class=tolerance_class, seed=seed, framework=framework,
-            adversarial=adversarial, reference_kwargs=reference_kwargs)])
+    if not result.passed:
+        _diagnose(result, reference, cases, seen, ref_fwd, ref_bwd, incoming, kw, delta)
     return result
 
 
@@ -405,26 +407,32 @@ def _softmax_cee_with_delta(case: _Case, delta: float) -> np.ndarray:
     return np.atleast_1d(np.asarray(out, dtype=np.float64))
 
 
-def _convention_hints(fn: Callable[..., Any], reference: str, delta: float | None,
-                      **kwargs: Any) -> list[str]:
-    """If the failing loss equals the reference under the other δ convention, name it."""
-    from reference_numpy.functions import CEE_DELTA
+def _diagnose(result: CheckResult, reference: str, cases: list[_Case],
+              seen: dict[str, list[tuple[int, np.ndarray, str, str]]], ref_fwd: list,
+              ref_bwd: list, incoming: list, kw: Mapping[str, Any], delta: float | None) -> None:
+    """Try the catalogue (verify.api.diagnosis) on a failure; name every variant that fits."""
+    from . import diagnosis
 
-    if reference == "cross_entropy_error":
-        current = CEE_DELTA if delta is None else delta
-    elif reference == "softmax_cross_entropy":
-        current = 0.0 if delta is None else delta
-    else:
-        return []
-    for other in (CEE_DELTA, 0.0):
-        if other == current:
-            continue
-        alt = _function_run(fn, reference, forward=True, backward=False, user_backward=None,
-                            incoming_grad=None, delta=other, detect=False, **kwargs)
-        if alt.passed:
-            return [f"hint: your output equals the reference with {_convention(other)}; pass "
-                    f"delta={other:g} if that is your convention"]
-    return []
+    found_all, text = [], []
+    for part, rows in seen.items():
+        target = ("backward:" if part == "backward" or (part == "" and ref_fwd[0] is None)
+                  else "forward:") + reference
+        refs = ref_bwd if target.startswith("backward") else ref_fwd
+        contexts = [(cases[i].name, {"reference": reference, "x": cases[i].x, "t": cases[i].t,
+                                     "g": incoming[i], "kw": kw, "delta": delta,
+                                     "ref": refs[i]},
+                     not diagnosis.agrees(tclass, kind, arr, refs[i]))
+                    for i, arr, tclass, kind in rows]
+        found = diagnosis.explain(
+            target, contexts, lambda j, cand, rows=rows: diagnosis.agrees(
+                rows[j][2], rows[j][3], rows[j][1], cand))
+        subject = "backward" if target.startswith("backward") else "output"
+        failing = sum(1 for c in contexts if c[2])
+        text += diagnosis.lines(found, subject, failing)
+        found_all += [f.variant.name for f in found]
+    if found_all:
+        result.details["diagnosis"] = found_all
+        result.message = "\n".join([result.message, *text])
 
 
 def _autograd_vjp(fn: Callable[..., Any], frame: _Frame, case: _Case,
@@ -476,12 +484,19 @@ def check_function(fn: Callable[..., Any], reference: str, *, inputs: object = N
     the book's SoftmaxWithLoss, ``cross_entropy_error(softmax(a), t, 1e-7)``, and
     ``delta=0`` with ``"cross_entropy_error"`` a plain ``log(y)``.  A declared convention is in
     the result's name and ``details["convention"]``; a failing loss that equals the reference
-    under the other convention says so (``hint: your output equals the reference with delta =
-    1e-07 inside the log``).
+    under the other convention says so (``diagnosis: your output equals the reference with
+    delta = 1e-07 inside the log``).
 
     Your code failing is a verdict: an exception (on the first case or a later one), an output
     of the wrong shape or type, NaN where the reference has a number, or an argument changed in
     place fail the check, and the message names the case and quotes what happened.
+
+    Precision: judged in the class of the inputs.  Without ``dtype``, a function that returns
+    float32 from the oracle's float64 inputs is a float32 implementation: it is run again with
+    float32 inputs (and incoming gradient) and judged as float32 (``details["dtype_detected"]``).
+    With ``dtype``, an output narrower than it fails ("returned float32 from float64 inputs").
+    On a failure, the known wrong variants of ``verify.api.diagnosis`` are tried: one that
+    reproduces your output is named with its fix on a ``diagnosis:`` line.
     """
     want_backward = incoming_grad is not None or backward is not None
     return _function_run(fn, reference, forward=True, backward=want_backward,

@@ -141,7 +141,8 @@ def _quote(exc: BaseException) -> str:
 
 
 def check_gradient(f: Callable[[Any], Any], x: object, grad: object, *, h: float | None = None,
-                   delta: float | None = None, kinks: bool = True) -> CheckResult:
+                   delta: float | None = None, kinks: bool = True,
+                   loss_reference: Callable[[Any], Any] | None = None) -> CheckResult:
     """Check your gradient of ``f`` at ``x`` against central differences of ``f``.
 
     ``f(x)`` returns a scalar loss; ``x`` is an array or a ``{name: array}`` mapping (then
@@ -171,11 +172,26 @@ def check_gradient(f: Callable[[Any], Any], x: object, grad: object, *, h: float
     tighter float32 bound.  The measured false alarms and detection limits, both ways, are in
     docs/oracle.md.
 
+    ``loss_reference``: central differences only compare your gradient with *your* loss, so a
+    wrong loss with a consistent gradient (a loss divided by the number of classes, and its
+    gradient too) passes them.  Pass the reference loss as a function of the same point
+    (``lambda W: reference_numpy.networks.SimpleNet(W).loss(x, t)``): it is called once on a
+    float64 copy of ``x`` and ``f(x)`` must equal it (kind ``"replay_loss"`` of the class of
+    ``f``'s dtype); a loss off by an integer factor says so.  The loss value is compared by
+    default where the oracle knows the reference (``check_function`` on the losses,
+    ``check_training_step``); here it cannot know what ``f`` computes.
+
+    A failure that a known variant reproduces (your gradient is the central differences
+    negated or transposed, or within the δ allowance) names it (``verify.api.diagnosis``).
+
     Your code failing is a verdict, not an exception: ``f`` or ``grad`` raising, a gradient of
     the wrong shape, or a non-numeric value fail the check and the message quotes what happened.
     """
     start = time.perf_counter()
     _check_callable(f, "f", "a callable f(x) -> scalar loss")
+    if loss_reference is not None:
+        _check_callable(loss_reference, "loss_reference", "a callable loss_reference(x) -> "
+                        "the reference's scalar loss at x")
     h = _check_number(h, "h", allow_none=True, allow_zero=False)
     delta = _check_number(delta, "delta", allow_none=True, allow_zero=True)
     named = isinstance(x, Mapping)
@@ -210,6 +226,9 @@ def check_gradient(f: Callable[[Any], Any], x: object, grad: object, *, h: float
     h = DEFAULT_H[coarse] if h is None else h
     name = f"{name} (user {coarse})"
     details.update({"h": h, "eps": eps, "dtype": coarse})
+    loss_problem = None
+    if loss_reference is not None:
+        loss_problem = _compare_loss(loss_reference, work, named, f0, coarse, details)
     try:
         got = grad(point) if callable(grad) else grad
     except Exception as exc:  # noqa: BLE001
@@ -255,7 +274,37 @@ def check_gradient(f: Callable[[Any], Any], x: object, grad: object, *, h: float
         if delta:
             bound.convention = _delta_allowance(expected)
         rows.append((case, a, expected, bound))
+    if loss_problem:
+        problems.insert(0, ("loss value", f"{name} [loss value]: {loss_problem}"))
     return _verdict(name, rows, problems, details, delta, start)
+
+
+def _compare_loss(loss_reference: Callable[[Any], Any], work: Mapping[str, np.ndarray],
+                  named: bool, f0: float, coarse: str, details: dict) -> str | None:
+    """f(x) against the reference loss at x: None when they agree, else what to say."""
+    from . import diagnosis
+
+    copies = {k: np.array(v, dtype=np.float64, copy=True) for k, v in work.items()}
+    try:
+        ref = _loss_value(loss_reference(copies if named else copies["x"]))[0]
+    except Exception as exc:  # noqa: BLE001 - the caller's reference is an input: say so
+        raise ValueError(f"loss_reference: raised {_quote(exc)} at x") from None
+    tclass = "float64" if coarse == "float64" else "float32-cpu"
+    details["loss_value"] = {"yours": f0, "reference": ref, "class": tclass}
+    if diagnosis.agrees(tclass, "replay_loss", f0, ref):
+        return None
+    message = (f"your loss f(x) = {f0:.10g} differs from the reference loss {ref:.10g} "
+               f"({tclass}/replay_loss); the central differences of a wrong loss check a "
+               f"wrong gradient")
+    found = diagnosis.explain("loss_value", [("loss value", {"actual": f0, "expected": ref},
+                                              True)],
+                              lambda _, cand: diagnosis.agrees(tclass, "replay_loss", f0, cand))
+    if found:
+        details.setdefault("diagnosis", []).extend(v.variant.name for v in found)
+        factor = f0 / ref
+        message += "\n" + "\n".join(diagnosis.lines(found, f"loss ({factor:.6g} × the "
+                                                         f"reference)"))
+    return message
 
 
 def _delta_allowance(expected: np.ndarray) -> np.ndarray:
@@ -372,13 +421,7 @@ def _verdict(name: str, rows: list, problems: list[tuple[str, str]], details: di
         if not where:
             where = here
         messages.append(_mismatch(name, case, a, e, bound, ratio, nan_mismatch, details))
-        if not delta and not nan_mismatch.any():
-            allow = total + _delta_allowance(e)
-            if np.all(diff <= allow):
-                hints.append(
-                    f"hint: [{case}] your gradient is within δ/(y_t+δ) of the central "
-                    f"differences: if your loss has δ = 1e-7 inside the log and your backward "
-                    f"is (y - t)/N (the book's convention), pass delta=1e-7")
+        hints += _diagnose(case, a, e, total, diff, nan_mismatch, delta, details)
     failing = [c for c, _ in problems] + failing
     passed = not failing
     details.update({"cases": len(rows) + len(problems), "failing_cases": len(failing),
@@ -402,6 +445,32 @@ def _verdict(name: str, rows: list, problems: list[tuple[str, str]], details: di
         where=where if not passed else worst_where, tolerance_class="derived",
         rtol=0.0, atol=max_bound, message=message, seconds=time.perf_counter() - start,
         details={**details, "worst_ratio": worst_ratio})
+
+
+def _diagnose(case: str, a: np.ndarray, e: np.ndarray, total: np.ndarray, diff: np.ndarray,
+              nan_mismatch: np.ndarray, delta: float | None, details: dict) -> list[str]:
+    """The catalogue's gradient variants that fit this tensor (verify.api.diagnosis)."""
+    from . import diagnosis
+
+    found_names, out = [], []
+    if not delta and not nan_mismatch.any() and np.all(diff <= total + _delta_allowance(e)):
+        v = diagnosis.variant("gradient δ convention")
+        found_names.append(v.name)
+        out.append(f"diagnosis: [{case}] your gradient equals {v.text('said', {})}; "
+                   f"{v.text('fix', {})}")
+
+    def matches(_: int, cand: np.ndarray) -> bool:
+        allowed = total if cand.shape != total.T.shape else np.maximum(total, total.T)
+        with np.errstate(all="ignore"):
+            return bool(np.all(np.abs(a - cand) <= allowed))
+
+    found = diagnosis.explain("gradient", [(case, {"expected": e}, True)], matches)
+    found_names += [f.variant.name for f in found]
+    out += [line.replace("diagnosis: ", f"diagnosis: [{case}] ", 1)
+            for line in diagnosis.lines(found, "gradient")]
+    named = details.setdefault("diagnosis", []) if found_names else []
+    named += [n for n in found_names if n not in named]
+    return out
 
 
 def _mismatch(name: str, case: str, a: np.ndarray, e: np.ndarray, bound: GradientBound,
