@@ -29,6 +29,7 @@ from ..compare import bound_ratio
 from ..observe import Observation
 from ..plans import LEARNING_RATE, training_plan
 from ..tolerances import tolerance_for
+from . import distributed
 from .context import Context, r32
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ def observe(ctx: Context) -> Iterator[Observation]:
     gold = _golden(ctx, source, plan, len(xt))
     yield from replay(ctx, plan, x, t, gold)
     yield from free_running(ctx, plan, data, gold)
+    if not ctx.calibration:
+        yield from distributed.observe(ctx)
 
 
 def _golden(ctx: Context, source, plan, test_size: int) -> golden.GoldenRun | None:

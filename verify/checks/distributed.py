@@ -1,0 +1,82 @@
+"""Data-parallel training: two gloo ranks (``reference_torch.distributed``) against the float64
+reference's single-process run of the same plan.
+
+With equal shards, DDP's average of the ranks' shard gradients is the whole batch's gradient,
+so a correct replay differs from one process only by summation order (the all-reduce, autograd
+against hand-written backprop).  The run is small (800 rows of the data, batch 8, 10 iterations)
+and exercises what the chapter adds to SGD: Momentum, dropout masks from the plan (each rank
+takes its rows of the batch's mask) and weight decay.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from reference_numpy.networks import PARAM_NAMES
+
+from ..observe import Observation
+from .context import Context
+
+GROUP = "training"
+ROWS, BATCH, ITERS, HIDDEN = 800, 8, 10, 20
+LR, WEIGHT_DECAY, DROPOUT = 0.1, 0.01, 0.2
+WORLD = 2
+
+
+def available() -> str:
+    """'' when two local gloo ranks can run here, else why not."""
+    import torch.distributed as dist
+
+    if not dist.is_available() or not dist.is_gloo_available():
+        return "torch.distributed with the gloo backend is not available in this build"
+    return ""
+
+
+def reference_run(plan, x: np.ndarray, t: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The float64 reference: reference_numpy.train, eager, Momentum, the plan's masks."""
+    import reference_numpy as rn
+
+    net = rn.TwoLayerNet(plan.input_size, plan.hidden_size, plan.output_size,
+                         params=plan.initial_params(), dropout_ratio=plan.dropout_ratio,
+                         weight_decay_lambda=WEIGHT_DECAY)
+    hist = rn.train(net, x, t, x[:50], t[:50], plan, rn.Momentum(LR), progress=False,
+                    mode="eager")
+    return {k: net.params[k].copy() for k in PARAM_NAMES}, np.asarray(hist.train_loss_list)
+
+
+def ddp_run(plan, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+    from reference_torch.distributed import spawn_local
+
+    with tempfile.TemporaryDirectory(prefix="nnparity-ddp-") as d:
+        return spawn_local(plan, x, t, Path(d) / "ddp.npz", world_size=WORLD,
+                           optimizer="momentum", learning_rate=LR,
+                           weight_decay_lambda=WEIGHT_DECAY, dtype="float64")
+
+
+def plan_for(ctx: Context):
+    from reference_numpy.plan import TrainPlan
+
+    return TrainPlan(train_size=ROWS, batch_size=BATCH, iters_num=ITERS, seed=ctx.seed,
+                     hidden_size=HIDDEN, dropout_ratio=DROPOUT)
+
+
+def observe(ctx: Context) -> list[Observation]:
+    if available() or not any(e.framework == "torch" and e.dtype == "float64"
+                              for e in ctx.engines):
+        return []  # no float64 torch candidate (or no gloo): nothing to hold the replay to
+    (x, t), _ = ctx.mnist[0]
+    x, t = x[:ROWS].astype(np.float64), t[:ROWS]
+    plan = plan_for(ctx)
+    r_params, r_losses = reference_run(plan, x, t)
+    got = ddp_run(plan, x, t)
+    name = f"{WORLD} gloo ranks (DDP, Momentum, dropout, weight decay) vs one process"
+    engine = f"torch/distributed/{WORLD}x cpu/float64"
+    obs = [Observation(name, GROUP, engine, "float64", "distributed", "loss of each iteration",
+                       np.asarray(got["losses"], dtype=np.float64), r_losses)]
+    obs += [Observation(name, GROUP, engine, "float64", "distributed",
+                        f"parameters after {ITERS} iterations, {k}", got[k], r_params[k])
+            for k in PARAM_NAMES]
+    return obs
