@@ -88,13 +88,19 @@ class UserCode:
             name = self.shown[1] + name[len(self.shown[0]):]
         return f"{name}.{key}"
 
-    def find(self, names: tuple[str, ...]) -> tuple[Any, str] | None:
-        """The first object called one of ``names`` (case-insensitive), with where it is."""
-        wanted = {n.lower() for n in names}
+    def find(self, names: tuple[str, ...], *, function: bool = False
+             ) -> tuple[Any, str] | None:
+        """The first object called one of ``names``, with where it is: a function by its exact
+        name (``relu``, never the class ``Relu``), a class case-insensitively (``simpleNet``,
+        ``RMSProp``)."""
+        wanted = set(names) if function else {n.lower() for n in names}
         for mod in self.modules:
             for key, obj in vars(mod).items():
-                if key.lower() in wanted and not key.startswith("__"):
-                    return obj, self.where(mod, key)
+                if key.startswith("__") or (key if function else key.lower()) not in wanted:
+                    continue
+                if function and isinstance(obj, type):
+                    continue
+                return obj, self.where(mod, key)
         return None
 
 
@@ -286,7 +292,7 @@ def _function_rows(code: UserCode, required: bool) -> list[CheckResult]:
 
     rows = []
     for name in (*FUNCTION_ITEMS, *OPTIONAL_FUNCTIONS):
-        hit = code.find((name,))
+        hit = code.find((name,), function=True)
         if hit is None:
             if name in FUNCTION_ITEMS:
                 rows.append(_not_found(name, (name,), required))
@@ -315,7 +321,7 @@ def _differentiation_rows(code: UserCode, required: bool) -> list[CheckResult]:
     for name, check in (("numerical_diff", check_numerical_diff),
                         ("numerical_gradient", check_numerical_gradient),
                         ("gradient_descent", check_gradient_descent)):
-        hit = code.find((name,))
+        hit = code.find((name,), function=True)
         if hit is None:
             rows.append(_not_found(name, (name,), required))
             continue
@@ -513,6 +519,10 @@ def _check_net_method(s: _NetSetup, m: str) -> CheckResult:
                 raise UserFailure(f"{m} returned {_describe(got)}, expected a dict of "
                                   f"W1, b1, W2, b2")
             kind = "gradient" if m == "gradient" else "numerical"
+            if m == "numerical_gradient" and all(
+                    k in got and not np.any(np.asarray(got[k])) for k in expected):
+                run.hints.append(f"cause: every element is 0, so moving net.params never "
+                                 f"changed the loss: {PARAMS_NOT_COPIED}")
             for k in ("W1", "b1", "W2", "b2"):
                 if k not in got:
                     run.problem(k, f"{m} returned no {k!r} (keys {sorted(got)})")
@@ -622,7 +632,7 @@ def _training_row(code: UserCode, setup: _NetSetup | None, net_where: str | None
     from .steps import check_training_step
 
     item = "training step"
-    hit = code.find(_ALIASES[item])
+    hit = code.find(_ALIASES[item], function=True)
     p = _reference_params()
     x, labels = _data()
     if hit is not None:
