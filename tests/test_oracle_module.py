@@ -309,3 +309,13 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert none_found.returncode == 1 and "none of the chapter's names" in none_found.stdout
     bad_report = _cli(str(BOOK), "--json", str(tmp_path))
     assert bad_report.returncode == 2 and "--json" in bad_report.stderr
+
+
+def test_docs_show_what_nnparity_check_prints() -> None:
+    doc = (ROOT / "docs" / "oracle.md").read_text(encoding="utf-8")
+    head = "```console\n$ nnparity check tests/oracle_fixtures/book_module\n"
+    assert head in doc
+    shown = doc.split(head, 1)[1].split("```", 1)[0]
+    proc = _cli("tests/oracle_fixtures/book_module")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == shown
