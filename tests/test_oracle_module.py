@@ -319,3 +319,19 @@ def test_docs_show_what_nnparity_check_prints() -> None:
     proc = _cli("tests/oracle_fixtures/book_module")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == shown
+
+
+def test_plain_folders_with_the_same_file_names_stay_apart(tmp_path: Path) -> None:
+    """An autograder checks many submissions in one process: each folder's ``functions.py``
+    is its own, and a function ``sgd`` is not taken for the class ``SGD``."""
+    good = "import numpy as np\n\ndef relu(x):\n    return np.maximum(0, x)\n"
+    bad = "import numpy as np\n\ndef relu(x):\n    return np.abs(x)\n"
+    for name, body in (("a", good), ("b", bad)):  # the book's layout: common/functions.py
+        (tmp_path / name / "common").mkdir(parents=True)
+        (tmp_path / name / "common" / "__init__.py").write_text("")
+        (tmp_path / name / "common" / "functions.py").write_text(body)
+        (tmp_path / name / "main.py").write_text(
+            "from common.functions import relu\n\ndef sgd(params, grads, lr=0.1):\n    pass\n")
+    first, second = _rows(tmp_path / "a"), _rows(tmp_path / "b")
+    assert first["relu"].passed and not second["relu"].passed
+    assert first["SGD"].details["status"] == "not found"

@@ -92,13 +92,13 @@ class UserCode:
              ) -> tuple[Any, str] | None:
         """The first object called one of ``names``, with where it is: a function by its exact
         name (``relu``, never the class ``Relu``), a class case-insensitively (``simpleNet``,
-        ``RMSProp``)."""
+        ``RMSProp``; never the function ``sgd``)."""
         wanted = set(names) if function else {n.lower() for n in names}
         for mod in self.modules:
             for key, obj in vars(mod).items():
                 if key.startswith("__") or (key if function else key.lower()) not in wanted:
                     continue
-                if function and isinstance(obj, type):
+                if isinstance(obj, type) is function:
                     continue
                 return obj, self.where(mod, key)
         return None
@@ -106,6 +106,10 @@ class UserCode:
 
 @contextmanager
 def _on_path(folder: Path) -> Iterator[None]:
+    """``folder`` first on sys.path while importing; afterwards the modules imported from it
+    leave sys.modules again, so a second submission's ``functions.py`` is not the first's."""
+    folder = folder.resolve()
+    before = set(sys.modules)
     sys.path.insert(0, str(folder))
     try:
         yield
@@ -114,6 +118,10 @@ def _on_path(folder: Path) -> Iterator[None]:
             sys.path.remove(str(folder))
         except ValueError:  # pragma: no cover - the user's code removed it
             pass
+        for key in set(sys.modules) - before:
+            f = getattr(sys.modules[key], "__file__", None)
+            if f and Path(f).resolve().is_relative_to(folder):
+                del sys.modules[key]
 
 
 _counter = itertools.count()
