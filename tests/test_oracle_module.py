@@ -37,34 +37,47 @@ BUGS = FIXTURES / "book_module_bugs"
 #: Rows of the correct fixture that are not found (the book's simpleNet has neither method).
 BOOK_NOT_FOUND = {"SimpleNet.gradient", "SimpleNet.numerical_gradient"}
 
-#: fixture file -> {item: (passed, text the row's message must contain, or None)}
+B = "book_module_bugs/"
+#: fixture file (under tests/oracle_fixtures) -> {item: (passed, text the row's message must
+#: contain, or None)}
 BUG_TABLE: dict[str, dict[str, tuple[bool, str | None]]] = {
-    "forward_diff.py": {"numerical_diff": (False, "equals a forward difference")},
-    "int_truncation.py": {"numerical_gradient": (False, "an int x was perturbed in place and "
+    B + "forward_diff.py": {"numerical_diff": (False, "equals a forward difference")},
+    B + "int_truncation.py": {"numerical_gradient": (False, "an int x was perturbed in place and "
                                                         "truncated")},
-    "grad_1d_only.py": {"numerical_gradient": (False, "2-D shape (2, 3) raised IndexError")},
-    "torch_descent_no_zero_grad.py": {"gradient_descent": (False, "never zeroes x.grad")},
-    "dropout_inverted.py": {"Dropout": (False, "this is inverted dropout")},
-    "dropout_unscaled.py": {"Dropout": (False, "no scaling at all")},
-    "accuracy_drops_batch.py": {
+    B + "grad_1d_only.py": {"numerical_gradient": (False, "2-D shape (2, 3) raised IndexError")},
+    B + "torch_descent_no_zero_grad.py": {"gradient_descent": (False, "never zeroes x.grad")},
+    B + "dropout_inverted.py": {"Dropout": (False, "this is inverted dropout")},
+    B + "dropout_unscaled.py": {"Dropout": (False, "no scaling at all")},
+    B + "accuracy_drops_batch.py": {
         "TwoLayerNet.accuracy": (False, "the last partial batch dropped: with batch_size 100"),
         "TwoLayerNet.gradient": (True, None),
         "training step": (True, None),
     },
-    "layers_hold_copies.py": {
+    B + "layers_hold_copies.py": {
         "TwoLayerNet.loss": (True, None),
         "TwoLayerNet.gradient": (True, None),
         "TwoLayerNet.numerical_gradient": (False, "parameters not copied into the layers"),
         "training step": (False, "parameters not copied into the layers"),
         "SGD": (True, None),
     },
-    "hidden_layers.py": {
+    B + "hidden_layers.py": {
         "TwoLayerNet.predict": (False, "parameters not copied into the layers"),
         "TwoLayerNet.loss": (False, "parameters not copied into the layers"),
         "TwoLayerNet.gradient": (False, "parameters not copied into the layers"),
     },
-    "momentum_fresh_state.py": {"Momentum": (False, "FAILED at step 2")},
-    "cee_no_delta.py": {"cross_entropy_error": (False, "FAILED")},
+    B + "momentum_fresh_state.py": {"Momentum": (False, "FAILED at step 2")},
+    B + "cee_no_delta.py": {"cross_entropy_error": (False, "FAILED")},
+    # correct network, with two of the book's pitfalls in its helpers
+    "book_ch4_net.py": {
+        "cross_entropy_error": (False, "FAILED at labels shaped (N, 1) = (6, 1)"),
+        "numerical_gradient": (False, "an int x was perturbed in place and truncated"),
+        "TwoLayerNet.predict": (True, None),
+        "TwoLayerNet.loss": (True, None),
+        "TwoLayerNet.gradient": (True, None),
+        "TwoLayerNet.numerical_gradient": (True, None),
+        "TwoLayerNet.accuracy": (True, None),
+        "training step": (True, None),
+    },
 }
 
 
@@ -88,6 +101,16 @@ def test_book_module_every_item_found_passes(book_rows) -> None:
             assert r.details["found_as"].startswith("book_module."), r.details["found_as"]
 
 
+def test_ch4_style_net_is_detected_and_adapted() -> None:
+    rows = _rows(FIXTURES / "book_ch4_net.py")
+    assert rows["TwoLayerNet.predict"].details["notes"] == [
+        "predict returns probabilities (softmax applied)"]
+    assert any("detected: sigmoid hidden layer, δ = 1e-7" in a
+               for a in rows["TwoLayerNet.loss"].details["adapted"])
+    assert rows["TwoLayerNet.accuracy"].details["notes"][0].startswith(
+        "one-hot-only targets: labels refused")
+
+
 def test_book_module_adaptations_are_named(book_rows) -> None:
     assert any("one-hot-only targets" in a
                for a in book_rows["cross_entropy_error"].details["adapted"])
@@ -108,7 +131,7 @@ def test_require_all_fails_the_items_not_found() -> None:
 
 @pytest.mark.parametrize("fixture", sorted(BUG_TABLE))
 def test_bug_fixture_verdicts_and_causes(fixture: str) -> None:
-    rows = _rows(BUGS / fixture)
+    rows = _rows(FIXTURES / fixture)
     for item, (passed, cause) in BUG_TABLE[fixture].items():
         r = rows[item]
         assert r.details["status"] != "not found", f"{fixture}: {item} not found"
