@@ -67,6 +67,7 @@ BUG_TABLE: dict[str, dict[str, tuple[bool, str | None]]] = {
     },
     B + "momentum_fresh_state.py": {"Momentum": (False, "FAILED at step 2")},
     B + "cee_no_delta.py": {"cross_entropy_error": (False, "FAILED")},
+    "torch_optimizers.py": {"SGD": (True, None), "Momentum": (True, None)},
     # correct network, with two of the book's pitfalls in its helpers
     "book_ch4_net.py": {
         "cross_entropy_error": (False, "FAILED at labels shaped (N, 1) = (6, 1)"),

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..report import CheckResult
-from ._common import _describe, _Run
+from ._common import _describe, _Run, _torch
 from ._usercode import UserFailure, call, quote
 
 __all__ = ["check_module", "ITEMS", "load_user_code", "UserCode"]
@@ -620,13 +620,30 @@ def _optimizer_rows(code: UserCode, required: bool) -> list[CheckResult]:
         adapted = [f"built as {name}({', '.join(f'{k}={v}' for k, v in hyper.items())}), "
                    f"{N_OPT_STEPS} steps on 3 keys, a new gradient each step"]
 
-        def check(cls: Any = cls, name: str = name, hyper: dict = hyper) -> CheckResult:
-            opt = call(f"{name}(**{hyper})", cls, **hyper)
-            if not callable(getattr(opt, "update", None)):
-                raise UserFailure(f"{name} has no update(params, grads) method")
-            params, grads = _optimizer_case()
-            return check_optimizer_step(lambda p, g: opt.update(p, g), name.lower(), params,
-                                        grads, **hyper)
+        def check(cls: Any = cls, name: str = name, hyper: dict = hyper,
+                  adapted: list[str] = adapted) -> CheckResult:
+            def run(framework: str) -> CheckResult:
+                opt = call(f"{name}(**{hyper})", cls, **hyper)
+                if not callable(getattr(opt, "update", None)):
+                    raise UserFailure(f"{name} has no update(params, grads) method")
+                params, grads = _optimizer_case()
+                if framework == "torch":
+                    torch = _torch()
+                    params = {k: torch.tensor(v) for k, v in params.items()}
+                return check_optimizer_step(lambda p, g: opt.update(p, g), name.lower(),
+                                            params, grads, **hyper)
+
+            res = run("numpy")
+            if not res.passed and " raised " in res.message:
+                try:
+                    again = run("torch")
+                except ImportError:
+                    return res
+                if " raised " not in again.message:  # a torch optimizer: judged on tensors
+                    adapted.append(f"given torch tensors (NumPy arrays raised: "
+                                   f"{res.message.splitlines()[1][:200]})")
+                    return again
+            return res
 
         rows.append(_guarded(name, where, adapted, check))
     return rows
