@@ -26,23 +26,26 @@ What is adapted, always named in ``details["adapted"]``:
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import itertools
 import math
-import pkgutil
-import sys
-import types
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from ..report import CheckResult
 from ._common import _describe, _Run, _torch
+from ._loading import UserCode, load_user_code
+from ._netadapt import (
+    SIZES,
+    NetSetup,
+    assign,
+    build_net,
+    data,
+    load_params,
+    reference_net,
+    reference_params,
+    setup_two_layer,
+)
 from ._usercode import UserFailure, call, quote
 
 __all__ = ["check_module", "ITEMS", "load_user_code", "UserCode"]
@@ -62,164 +65,10 @@ ITEMS: tuple[str, ...] = (
 )
 _ALIASES = {"SimpleNet": ("SimpleNet", "simpleNet", "simple_net"),
             "training step": ("training_step", "train_step")}
-SIZES = (4, 5, 3)  # TwoLayerNet(input_size, hidden_size, output_size) built for the checks
 LR = 0.1
 PARAMS_NOT_COPIED = ("parameters not copied into the layers: the network's output ignores "
                      "the weights assigned to it (build the layers from self.params' own "
                      "arrays and update those arrays in place, params[key] -= lr * grad)")
-
-
-# --------------------------------------------------------------------------- loading
-
-
-@dataclass
-class UserCode:
-    """What was imported: a label, the modules in search order and the import failures."""
-
-    label: str
-    modules: list[types.ModuleType]
-    failures: list[tuple[str, str]]
-    #: the oracle's private import name -> the name shown (the file's or folder's)
-    shown: tuple[str, str] | None = None
-
-    def where(self, mod: types.ModuleType, key: str) -> str:
-        name = mod.__name__
-        if self.shown and name.startswith(self.shown[0]):
-            name = self.shown[1] + name[len(self.shown[0]):]
-        return f"{name}.{key}"
-
-    def find(self, names: tuple[str, ...], *, function: bool = False
-             ) -> tuple[Any, str] | None:
-        """The first object called one of ``names``, with where it is: a function by its exact
-        name (``relu``, never the class ``Relu``), a class case-insensitively (``simpleNet``,
-        ``RMSProp``; never the function ``sgd``)."""
-        wanted = set(names) if function else {n.lower() for n in names}
-        for mod in self.modules:
-            for key, obj in vars(mod).items():
-                if key.startswith("__") or (key if function else key.lower()) not in wanted:
-                    continue
-                if isinstance(obj, type) is function:
-                    continue
-                return obj, self.where(mod, key)
-        return None
-
-
-@contextmanager
-def _on_path(folder: Path) -> Iterator[None]:
-    """``folder`` first on sys.path while importing; afterwards the modules imported from it
-    leave sys.modules again, so a second submission's ``functions.py`` is not the first's."""
-    folder = folder.resolve()
-    before = set(sys.modules)
-    sys.path.insert(0, str(folder))
-    try:
-        yield
-    finally:
-        try:
-            sys.path.remove(str(folder))
-        except ValueError:  # pragma: no cover - the user's code removed it
-            pass
-        for key in set(sys.modules) - before:
-            f = getattr(sys.modules[key], "__file__", None)
-            if f and Path(f).resolve().is_relative_to(folder):
-                del sys.modules[key]
-
-
-_counter = itertools.count()
-
-
-def _load_file(path: Path, name: str, package_dir: Path | None = None) -> types.ModuleType:
-    kw = {"submodule_search_locations": [str(package_dir)]} if package_dir else {}
-    spec = importlib.util.spec_from_file_location(name, path, **kw)
-    if spec is None or spec.loader is None:  # pragma: no cover - a .py path always has one
-        raise ImportError(f"cannot load {path}")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    try:
-        spec.loader.exec_module(mod)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return mod
-
-
-def _import_quietly(what: str, load: Callable[[], types.ModuleType],
-                    failures: list[tuple[str, str]]) -> types.ModuleType | None:
-    try:
-        return call(f"importing {what}", load)
-    except UserFailure as exc:
-        failures.append((what, str(exc)))
-    except SystemExit as exc:
-        failures.append((what, f"importing {what} called sys.exit({exc.code!r})"))
-    return None
-
-
-def _walk_package(pkg: types.ModuleType, failures: list[tuple[str, str]]
-                  ) -> list[types.ModuleType]:
-    out = [pkg]
-    for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
-        sub = _import_quietly(info.name, lambda n=info.name: importlib.import_module(n),
-                              failures)
-        if sub is not None:
-            out.append(sub)
-    return out
-
-
-def load_user_code(module_or_path: object) -> UserCode:
-    """Import a module object, a ``.py`` file, a folder or a module name (module docstring).
-
-    A path that does not exist and is not an importable name raises ValueError; the user's
-    code failing to import is recorded in ``failures`` (a verdict), not raised.
-    """
-    failures: list[tuple[str, str]] = []
-    if isinstance(module_or_path, types.ModuleType):
-        mods = (_walk_package(module_or_path, failures) if hasattr(module_or_path, "__path__")
-                else [module_or_path])
-        return UserCode(module_or_path.__name__, mods, failures)
-    if not isinstance(module_or_path, (str, Path)):
-        raise TypeError(f"module_or_path: expected a module, a path or a module name, got "
-                        f"{_describe(module_or_path)}")
-    path = Path(module_or_path)
-    tag = f"_nnparity_user_{next(_counter)}"
-    if path.is_file():
-        if path.suffix != ".py":
-            raise ValueError(f"module_or_path: expected a .py file, a folder or a module name, "
-                             f"got the file {str(path)!r}")
-        with _on_path(path.resolve().parent):
-            mod = _import_quietly(path.name, lambda: _load_file(path, f"{tag}_{path.stem}"),
-                                  failures)
-        return UserCode(str(path), [mod] if mod else [], failures,
-                        (f"{tag}_{path.stem}", path.stem))
-    if path.is_dir():
-        init = path / "__init__.py"
-        if init.is_file():
-            with _on_path(path.resolve().parent):
-                pkg = _import_quietly(path.name, lambda: _load_file(init, tag, path), failures)
-                mods = _walk_package(pkg, failures) if pkg else []
-            return UserCode(str(path), mods, failures, (tag, path.name))
-        mods = []
-        with _on_path(path.resolve()):
-            for f in sorted(path.glob("*.py")):
-                if f.name.startswith(("test_", "setup")):
-                    continue
-                mod = _import_quietly(f.name, lambda f=f: _load_file(f, f"{tag}_{f.stem}"),
-                                      failures)
-                if mod is not None:
-                    mods.append(mod)
-        return UserCode(str(path), mods, failures, (f"{tag}_", ""))
-    name = str(module_or_path)
-    if not name.replace(".", "").replace("_", "").isalnum():
-        raise ValueError(f"module_or_path: {name!r} is neither a file, a folder nor a module "
-                         f"name")
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None:
-        raise ValueError(f"module_or_path: no file, folder or importable module {name!r}")
-    mod = _import_quietly(name, lambda: importlib.import_module(name), failures)
-    mods = [] if mod is None else (_walk_package(mod, failures) if hasattr(mod, "__path__")
-                                   else [mod])
-    return UserCode(name, mods, failures)
 
 
 # --------------------------------------------------------------------------- rows
@@ -341,140 +190,7 @@ def _differentiation_rows(code: UserCode, required: bool) -> list[CheckResult]:
     return rows
 
 
-# --------------------------------------------------------------------------- networks
-
-
-def _assign(holder: Any, attr: str, value: np.ndarray, adapted: list[str], what: str) -> None:
-    """Copy ``value`` into ``holder.attr`` in place when shapes agree, else rebind it."""
-    cur = holder.get(attr) if isinstance(holder, dict) else getattr(holder, attr, None)
-    if isinstance(cur, np.ndarray) and cur.shape == value.shape and cur.flags.writeable \
-            and cur.dtype.kind == "f":
-        cur[...] = value
-        return
-    if isinstance(holder, dict):
-        holder[attr] = value.copy()
-    else:
-        setattr(holder, attr, value.copy())
-    adapted.append(f"{what} replaced (it was {_describe(cur)})")
-
-
-def _layers_with_weights(net: Any) -> list[Any]:
-    layers = getattr(net, "layers", None)
-    if isinstance(layers, Mapping):
-        layers = list(layers.values())
-    if not isinstance(layers, (list, tuple)):
-        return []
-    return [lay for lay in layers if hasattr(lay, "W") and hasattr(lay, "b")]
-
-
-def _load_params(net: Any, p: Mapping[str, np.ndarray], adapted: list[str]) -> None:
-    """The reference weights into ``net.params`` and into its Affine-like layers."""
-    params = getattr(net, "params", None)
-    if not isinstance(params, dict):
-        params = {}
-        net.params = params
-        adapted.append("net.params created")
-    for k, v in p.items():
-        _assign(params, k, v, adapted, f"params[{k!r}]")
-    layers = _layers_with_weights(net)
-    for i, lay in enumerate(layers[:2]):
-        for attr, key in (("W", f"W{i + 1}"), ("b", f"b{i + 1}")):
-            cur = getattr(lay, attr)
-            if cur is not params.get(key):
-                _assign(lay, attr, p[key], adapted, f"layer {i + 1}'s {attr}")
-    if layers:
-        adapted.append(f"reference weights copied into net.params and into {len(layers[:2])} "
-                       f"layer objects' W/b")
-    else:
-        adapted.append("reference weights copied into net.params")
-
-
-def _build_net(cls: type, adapted: list[str]) -> Any:
-    i, h, k = SIZES
-    try:
-        net = cls(input_size=i, hidden_size=h, output_size=k)
-    except TypeError:
-        net = call(f"{cls.__name__}({i}, {h}, {k})", cls, i, h, k)
-    adapted.append(f"built as {cls.__name__}({i}, {h}, {k}) (no params= constructor needed)")
-    return net
-
-
-def _reference_params(seed: int = 3) -> dict[str, np.ndarray]:
-    """Weights of scale 0.5 (not the book's 0.01): gradients well above rounding."""
-    rng = np.random.default_rng(seed)
-    i, h, k = SIZES
-    return {"W1": 0.5 * rng.standard_normal((i, h)), "b1": 0.1 * rng.standard_normal(h),
-            "W2": 0.5 * rng.standard_normal((h, k)), "b2": 0.1 * rng.standard_normal(k)}
-
-
-@dataclass
-class _NetSetup:
-    net: Any
-    p: dict[str, np.ndarray]
-    x: np.ndarray
-    t: np.ndarray  # what the net is given: one-hot (the book's), or labels
-    activation: str
-    loss: str
-    adapted: list[str]
-    ignores_params: bool
-
-
-def _data(seed: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((6, SIZES[0]))
-    labels = rng.integers(0, SIZES[2], 6)
-    return x, labels
-
-
-def _reference_net(p: Mapping[str, np.ndarray], activation: str, loss: str) -> Any:
-    from reference_numpy.networks import TwoLayerNet
-
-    return TwoLayerNet(*SIZES, params=p, activation=activation, loss=loss)
-
-
-def _setup_two_layer(cls: type) -> _NetSetup:
-    adapted: list[str] = []
-    net = _build_net(cls, adapted)
-    x, labels = _data()
-    t = np.eye(SIZES[2])[labels]
-    before = None
-    if callable(getattr(net, "predict", None)):
-        try:
-            before = np.array(call("predict", net.predict, x.copy()), dtype=np.float64)
-        except (UserFailure, TypeError, ValueError):
-            before = None
-    p = _reference_params()
-    _load_params(net, p, adapted)
-    after = None
-    if before is not None:
-        try:
-            after = np.array(call("predict", net.predict, x.copy()), dtype=np.float64)
-        except (UserFailure, TypeError, ValueError):
-            after = None
-    ignores = before is not None and after is not None and np.array_equal(before, after)
-    user_loss = float(np.asarray(call("loss(x, t) with one-hot t", net.loss, x.copy(),
-                                      t.copy())))
-    best = None
-    for activation in ("sigmoid", "relu"):
-        for loss in ("softmax_cross_entropy", "cross_entropy_error"):
-            ref = _reference_net(p, activation, loss).loss(x, t)
-            gap = abs(user_loss - ref) / abs(ref)
-            if best is None or gap < best[0]:
-                best = (gap, activation, loss)
-    assert best is not None
-    _, activation, loss = best
-    adapted.append(f"detected: {activation} hidden layer, "
-                   + ("δ = 1e-7 inside the log" if loss == "cross_entropy_error"
-                      else "no δ inside the log") + " (reference built to match)")
-    try:
-        call("loss(x, t) with labels", net.loss, x.copy(), labels.copy())
-        float(np.asarray(net.loss(x.copy(), labels.copy())))
-    except (UserFailure, TypeError, ValueError):
-        adapted.append("one-hot-only targets: the network is given one-hot t")
-    return _NetSetup(net, p, x, t, activation, loss, adapted, ignores)
-
-
-def _net_method_rows(setup: _NetSetup | None, where: str, cls_error: str | None,
+def _net_method_rows(setup: NetSetup | None, where: str, cls_error: str | None,
                      found: bool, required: bool) -> list[CheckResult]:
     rows = []
     for m in NET_METHODS:
@@ -494,12 +210,12 @@ def _net_method_rows(setup: _NetSetup | None, where: str, cls_error: str | None,
     return rows
 
 
-def _check_net_method(s: _NetSetup, m: str) -> CheckResult:
+def _check_net_method(s: NetSetup, m: str) -> CheckResult:
     from .accuracy import check_accuracy
 
     if m == "accuracy":
         return check_accuracy(s.net, input_size=SIZES[0])
-    ref = _reference_net(s.p, s.activation, s.loss)
+    ref = reference_net(s.p, s.activation, s.loss)
     run = _Run(f"TwoLayerNet.{m}", "networks", engine="user numpy/float64")
     if s.ignores_params:
         run.hints.append(f"cause: {PARAMS_NOT_COPIED}")
@@ -553,7 +269,7 @@ def _simple_net_rows(code: UserCode, required: bool) -> list[CheckResult]:
     try:
         net = call(f"{getattr(cls, '__name__', cls)}()", cls)
         W = np.random.default_rng(6).standard_normal((2, 3))
-        _assign(net.__dict__, "W", W, adapted, "W")
+        assign(net.__dict__, "W", W, adapted, "W")
         adapted.append("built with no arguments, the reference W copied into net.W")
     except UserFailure as exc:
         return [_failed_row(i, where, str(exc)) for i in items]
@@ -652,14 +368,14 @@ def _optimizer_rows(code: UserCode, required: bool) -> list[CheckResult]:
 # --------------------------------------------------------------------------- training step
 
 
-def _training_row(code: UserCode, setup: _NetSetup | None, net_where: str | None,
+def _training_row(code: UserCode, setup: NetSetup | None, net_where: str | None,
                   required: bool) -> CheckResult:
     from .steps import check_training_step
 
     item = "training step"
     hit = code.find(_ALIASES[item], function=True)
-    p = _reference_params()
-    x, labels = _data()
+    p = reference_params()
+    x, labels = data()
     if hit is not None:
         fn, where = hit
         return _guarded(item, where, [], lambda: check_training_step(fn, p, x, labels, lr=LR))
@@ -671,8 +387,8 @@ def _training_row(code: UserCode, setup: _NetSetup | None, net_where: str | None
 
     def step(params: dict[str, np.ndarray], xb: np.ndarray, tb: np.ndarray) -> Any:
         adapted: list[str] = []
-        net = _build_net(cls, adapted)
-        _load_params(net, params, adapted)
+        net = build_net(cls, adapted)
+        load_params(net, params, adapted)
         loss_before = float(np.asarray(net.loss(xb.copy(), tb.copy())))
         grads = net.gradient(xb.copy(), tb.copy())
         if sgd is not None:
@@ -732,7 +448,7 @@ def check_module(module_or_path: object, *, require_all: bool = False,
     if hit is not None:
         cls, where = hit
         try:
-            setup = _setup_two_layer(cls)
+            setup = setup_two_layer(cls)
         except UserFailure as exc:
             error = str(exc)
         except Exception as exc:  # noqa: BLE001 - reported on each of its rows
