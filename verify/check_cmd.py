@@ -55,7 +55,8 @@ def _note(c: CheckResult) -> str:
     parts = [str(c.details.get("found_as", ""))]
     notes = list(c.details.get("notes") or [])
     # The adaptations that change what is compared (the rest are in the JSON's details).
-    notes += [a for a in c.details.get("adapted", []) if a.startswith(("detected", "one-hot"))]
+    shown = ("detected", "closest", "one-hot", "labels-only")
+    notes += [a for a in c.details.get("adapted", []) if a.startswith(shown)]
     if notes:
         parts.append("; ".join(str(n) for n in notes))
     return " - ".join(p for p in parts if p)
