@@ -359,3 +359,52 @@ def test_plain_folders_with_the_same_file_names_stay_apart(tmp_path: Path) -> No
     first, second = _rows(tmp_path / "a"), _rows(tmp_path / "b")
     assert first["relu"].passed and not second["relu"].passed
     assert first["SGD"].details["status"] == "not found"
+
+
+class _Layer:
+    """A dropout layer whose forward and backward are whatever a test makes them."""
+
+    def __init__(self, fn):
+        self.dropout_ratio = 0.3
+        self.fn = fn
+
+    def forward(self, x, train_flg=True):
+        return self.fn(x)
+
+    def backward(self, dout):
+        return self.fn(dout)
+
+
+def _raise(*_a, **_k):
+    raise RuntimeError("user code broke")
+
+
+HOSTILE = {
+    "raises": _raise,
+    "returns None": lambda *a, **k: None,
+    "returns a string": lambda *a, **k: "0.5",
+    "returns the wrong shape": lambda *a, **k: np.zeros(7),
+    "returns NaN": lambda *a, **k: np.full(np.shape(a[-1]) if a and np.ndim(a[-1]) else (),
+                                           np.nan),
+}
+
+
+@pytest.mark.parametrize("how", sorted(HOSTILE))
+@pytest.mark.parametrize("check", ["numerical_diff", "numerical_gradient", "gradient_descent",
+                                   "dropout", "accuracy"])
+def test_user_failures_are_failed_verdicts(check: str, how: str) -> None:
+    fn = HOSTILE[how]
+    if check == "numerical_diff":
+        r = check_numerical_diff(fn)
+    elif check == "numerical_gradient":
+        r = check_numerical_gradient(fn)
+    elif check == "gradient_descent":
+        r = check_gradient_descent(fn)
+    elif check == "dropout":
+        r = check_dropout(_Layer(fn))
+    else:
+        r = check_accuracy(fn)
+    assert not r.passed
+    assert r.message.strip(), r
+    if how == "raises":
+        assert "RuntimeError: user code broke" in r.message
