@@ -22,7 +22,9 @@ from typing import Any
 from ._common import _describe
 from ._usercode import UserFailure, call
 
-__all__ = ["UserCode", "load_user_code"]
+__all__ = ["UserCode", "load_user_code", "MAX_SUBMODULES"]
+
+MAX_SUBMODULES = 100
 
 
 @dataclass
@@ -109,7 +111,11 @@ def _import_quietly(what: str, load: Callable[[], types.ModuleType],
 def _walk_package(pkg: types.ModuleType, failures: list[tuple[str, str]]
                   ) -> list[types.ModuleType]:
     out = [pkg]
-    for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+    # Only the package's own top level and public subpackages: tests and private modules are
+    # not the chapter, and a large installed package must not be imported whole.
+    subs = [i for i in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + ".")
+            if not i.name.rsplit(".", 1)[1].startswith(("_", "test"))]
+    for info in subs[:MAX_SUBMODULES]:
         sub = _import_quietly(info.name, lambda n=info.name: importlib.import_module(n),
                               failures)
         if sub is not None:
