@@ -10,6 +10,7 @@ argument (PATH neither a file, a folder nor a module; a report path that cannot 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import NoReturn
 
@@ -100,9 +101,13 @@ def main(argv: list[str] | None = None, prog: str = "nnparity check") -> int:
         except OSError as exc:
             print(f"{prog}: error: --{name}: cannot write {target!r} ({exc})", file=sys.stderr)
             return 2
-    print(format_rows(rows, args.path))
-    if not found:
-        print(f"{prog}: none of the chapter's names was found in {args.path}")
-        return 1
-    return 0 if all(c.passed for c in rows) else 1
+    status = 1 if not found or not all(c.passed for c in rows) else 0
+    try:
+        print(format_rows(rows, args.path))
+        if not found:
+            print(f"{prog}: none of the chapter's names was found in {args.path}")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `nnparity check x | head`: the verdict still sets the status
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return status
 
