@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         from nnparity_bench.cli import main as bench_main
 
         return bench_main(argv[1:], prog="python -m verify bench")
+    if argv[:1] == ["check"]:  # a user's implementation: verify/check_cmd.py
+        from .check_cmd import main as check_main
+
+        return check_main(argv[1:], prog="nnparity check")
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_args(parser, args)

@@ -59,6 +59,8 @@ KINDS: dict[str, str] = {
     "printed": "the notes' numbers, printed to 16-17 significant digits",
     "printed8": "the notes' numbers, printed to 8 significant digits",
     "order": "convergence orders (absolute)",
+    "descent": "gradient_descent: the point after n steps (verify.api.differentiation)",
+    "numerical32": "numerical_gradient of a float32 x vs the float64 central difference",
     "data": "MNIST arrays (class exact)",
     "restore": "elements numerical_gradient changed (class exact)",
     "curve": "free-running loss: relative difference, by step (CURVE_BANDS)",
@@ -116,6 +118,10 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     # (scripts/measure_distributed_noise.py, seeds 0-4).
     ("float64", "distributed"): _s(2e-14, 4.3e-15, 3.8e-15, _m(4.3e-16, 2e-15, 3.8e-16, 5,
                                                                 " (10 iterations)")),
+    # scripts/measure_oracle_differentiation.py: the oracle's descent cases (1-100 steps) by
+    # an analytic gradient and torch autograd against the reference's central differences.
+    ("float64", "descent"): _s(3e-11, 3e-11, 2.4e-11, "measured over the oracle's cases: "
+                               "|a-e|/max|e| 2.9e-12, large-element rel 2.9e-12, frob 2.4e-12"),
     # Step replay: max over every step of 3 seeds x 10,000 iterations (the book's run).
     ("float64", "replay_grad"): _s(4e-13, 8e-14, 7e-14, _m(8.0e-15, 3.8e-14, 6.7e-15, *_LONG)),
     ("float64", "replay_update"): _s(2.2e-11, 4e-12, 6e-13, _m(3.8e-13, 2.1e-12, 5.9e-14, *_LONG)),
@@ -137,6 +143,11 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("float32-cpu", "function"): _s(4e-5, 2e-5, 1e-5, _m(1.1e-6, 3.5e-6, 8.0e-7)),
     ("float32-cpu", "function_adversarial"): _s(0.11, 0.11, 0.08, _m(1.0e-2, 1.0e-2, 7.3e-3)),
     ("float32-cpu", "gradient"): _s(6e-5, 7e-6, 5e-6, _m(6.1e-7, 5.1e-6, 4.9e-7)),
+    # scripts/measure_oracle_differentiation.py: the chapter's loop on a float32 x (rounding
+    # of x + h and of f, ~eps32·|f|/h) and a float64 conversion, vs float64 differences.
+    ("float32-cpu", "numerical32"): _s(1e-2, 8.6e-3, 9.3e-3, "measured on the oracle's case: "
+                                       "|a-e|/max|e| 8.6e-4, large-element rel 1e-3, frob "
+                                       "9.3e-4"),
     ("float32-cpu", "loss"): _s(2e-6, 2e-6, 2e-6, _m(1.8e-7, 1.8e-7, 1.8e-7)),
     ("float32-cpu", "update"): _s(1e-3, 2e-4, 9e-5, _m(1.9e-5, 9.6e-5, 8.8e-6)),
     ("float32-cpu", "fused_loss"): _s(2e-6, 2e-6, 2e-6, _m(1.9e-7, 1.9e-7, 1.9e-7)),

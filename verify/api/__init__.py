@@ -1,6 +1,6 @@
 """The correctness oracle for other people's code: check your implementation against the reference.
 
-Five checks, each returning a :class:`verify.report.CheckResult`, each with an ``assert_*`` twin
+The checks, each returning a :class:`verify.report.CheckResult`, each with an ``assert_*`` twin
 that raises :class:`verify.compare.ParityError` carrying the same message:
 
 ================================  ====================================================  =========
@@ -11,7 +11,15 @@ check                             compares                                      
 :func:`check_gradient`            your gradient vs float64 central differences          numerical
 :func:`check_optimizer_step`      your optimizer's parameter change vs the book's        update
 :func:`check_training_step`       one TwoLayerNet SGD step: grads, update, loss          replay_*
+:func:`check_numerical_diff`      your numerical_diff: the notes' numbers, other f       printed
+:func:`check_numerical_gradient`  your numerical_gradient, 1-D/2-D, float32, int x       numerical
+:func:`check_gradient_descent`    your gradient_descent after 1, 2, 10, 100 steps        descent
+:func:`check_dropout`             train mask and scaling, test scaling, backward         function
+:func:`check_accuracy`            labels, one-hot, a last partial batch, ties            function
 ================================  ====================================================  =========
+
+:func:`check_module` finds all of these in your module, file or folder and returns one row per
+item (``nnparity check PATH`` on the command line).
 
 How a verdict is reached.  Every comparison is one :class:`verify.observe.Observation`, judged
 by :func:`verify.observe.judge`, exactly as ``python -m verify`` judges the reference engines:
@@ -52,8 +60,12 @@ from ..compare import ParityError, Tolerance
 from ..engines import FUNCTIONS
 from ..report import CheckResult
 from ._common import FRAMEWORKS, TOLERANCE_CLASSES, _check_choice, _raise_on_failure, _spec
+from .accuracy import check_accuracy
+from .differentiation import check_gradient_descent, check_numerical_diff, check_numerical_gradient
+from .dropout import check_dropout
 from .functions import check_backward, check_function
 from .gradient import check_gradient
+from .module import check_module
 from .steps import check_optimizer_step, check_training_step
 
 __all__ = [
@@ -70,6 +82,17 @@ __all__ = [
     "assert_gradient",
     "assert_optimizer_step",
     "assert_training_step",
+    "check_numerical_diff",
+    "check_numerical_gradient",
+    "check_gradient_descent",
+    "check_dropout",
+    "check_accuracy",
+    "check_module",
+    "assert_numerical_diff",
+    "assert_numerical_gradient",
+    "assert_gradient_descent",
+    "assert_dropout",
+    "assert_accuracy",
 ]
 
 
@@ -110,6 +133,36 @@ def assert_training_step(step: Callable[..., Any], params: Mapping[str, Any], x:
     return _raise_on_failure(check_training_step(step, params, x, t, **kwargs))
 
 
+def assert_numerical_diff(fn: Callable[..., Any], **kwargs: Any) -> CheckResult:
+    """:func:`check_numerical_diff`, raising :class:`ParityError` with its message on failure."""
+    __tracebackhide__ = True
+    return _raise_on_failure(check_numerical_diff(fn, **kwargs))
+
+
+def assert_numerical_gradient(fn: Callable[..., Any], **kwargs: Any) -> CheckResult:
+    """:func:`check_numerical_gradient`, raising :class:`ParityError` on failure."""
+    __tracebackhide__ = True
+    return _raise_on_failure(check_numerical_gradient(fn, **kwargs))
+
+
+def assert_gradient_descent(fn: Callable[..., Any], **kwargs: Any) -> CheckResult:
+    """:func:`check_gradient_descent`, raising :class:`ParityError` on failure."""
+    __tracebackhide__ = True
+    return _raise_on_failure(check_gradient_descent(fn, **kwargs))
+
+
+def assert_dropout(layer_or_fn: Any, **kwargs: Any) -> CheckResult:
+    """:func:`check_dropout`, raising :class:`ParityError` with its message on failure."""
+    __tracebackhide__ = True
+    return _raise_on_failure(check_dropout(layer_or_fn, **kwargs))
+
+
+def assert_accuracy(fn_or_net: Any, **kwargs: Any) -> CheckResult:
+    """:func:`check_accuracy`, raising :class:`ParityError` with its message on failure."""
+    __tracebackhide__ = True
+    return _raise_on_failure(check_accuracy(fn_or_net, **kwargs))
+
+
 # --------------------------------------------------------------------------- one object
 
 
@@ -129,6 +182,17 @@ class Oracle:
     assert_gradient = staticmethod(assert_gradient)
     assert_optimizer_step = staticmethod(assert_optimizer_step)
     assert_training_step = staticmethod(assert_training_step)
+    check_numerical_diff = staticmethod(check_numerical_diff)
+    check_numerical_gradient = staticmethod(check_numerical_gradient)
+    check_gradient_descent = staticmethod(check_gradient_descent)
+    check_dropout = staticmethod(check_dropout)
+    check_accuracy = staticmethod(check_accuracy)
+    check_module = staticmethod(check_module)
+    assert_numerical_diff = staticmethod(assert_numerical_diff)
+    assert_numerical_gradient = staticmethod(assert_numerical_gradient)
+    assert_gradient_descent = staticmethod(assert_gradient_descent)
+    assert_dropout = staticmethod(assert_dropout)
+    assert_accuracy = staticmethod(assert_accuracy)
 
     @staticmethod
     def tolerance(tclass: str, kind: str) -> Tolerance:
