@@ -26,7 +26,9 @@ from .report.atomic import write_file
 from .report.writers import WRITERS, write_report_set
 from .version import nnparity_version
 
-SUBCOMMANDS = (*GROUP_NAMES, "all", "selftest", "bench", "calibrate")
+#: Commands with their own option parser, dispatched before this one's (see their --help).
+OWN_PARSER_COMMANDS = ("bench", "check")
+SUBCOMMANDS = (*GROUP_NAMES, "all", "selftest", "calibrate", *OWN_PARSER_COMMANDS)
 
 
 class UsageParser(argparse.ArgumentParser):
@@ -45,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("command", nargs="?", default="all", choices=SUBCOMMANDS,
                    help="a check group, 'all' (default), 'selftest' (planted bugs), "
-                   "'bench' (speed ratios; see `nnparity bench --help`) or 'calibrate' "
-                   "(measure the noise tolerances come from)")
+                   "'calibrate' (measure the noise tolerances come from), 'bench' (speed "
+                   "ratios; see `nnparity bench --help`) or 'check PATH' (your own "
+                   "implementation of the chapter; see `nnparity check --help`)")
     p.add_argument("--version", action="version", version=f"nnparity {nnparity_version()}")
     p.add_argument("--device", default=None,
                    help="torch device for the torch engines (default: $NNPARITY_DEVICE, else "
