@@ -368,9 +368,11 @@ def _function_run(fn: Callable[..., Any] | None, reference: str, *, forward: boo
                 # Where the input is NaN the gradient is undefined: the reference's 0 and the
                 # incoming gradient passed through (torch autograd, or a hand-written backward
                 # doing the same) are both accepted there, and the verdict says so.
+                # Only a result shaped like the input has elements at its NaN positions (a
+                # loss's value does not).
                 undefined = np.isnan(case.x)
-                if undefined.any() and not np.array_equal(arr[undefined], ref[undefined],
-                                                          equal_nan=True):
+                if (undefined.shape == arr.shape and undefined.any()
+                        and not np.array_equal(arr[undefined], ref[undefined], equal_nan=True)):
                     arr = arr.copy()
                     arr[undefined] = ref[undefined]
                     run.details.setdefault("known_differences", {})[case.name] = known
