@@ -59,6 +59,8 @@ KINDS: dict[str, str] = {
     "printed": "the notes' numbers, printed to 16-17 significant digits",
     "printed8": "the notes' numbers, printed to 8 significant digits",
     "order": "convergence orders (absolute)",
+    "information": "cross-entropy, and entropy + KL divergence, against an fsum in float64",
+    "directional": "directional derivative (central differences along v/|v|) vs gradient·v/|v|",
     "data": "MNIST arrays (class exact)",
     "restore": "elements numerical_gradient changed (class exact)",
     "curve": "free-running loss: relative difference, by step (CURVE_BANDS)",
@@ -105,6 +107,10 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("float64", "printed"): _s(2e-15, 2e-15, 2e-15, _m(1.4e-16, 1.4e-16, 1.4e-16)),
     ("float64", "printed8"): _s(6e-9, 6e-9, 6e-9, _m(5.8e-10, 5.8e-10, 5.8e-10)),
     ("float64", "order"): _s(0.0, 7.5e-2, 7.5e-2, _m(7.5e-3, 7.5e-3, 7.5e-3)),
+    # checks/concepts.py, measured over 20 seeds at quick and full sizes (40 runs).
+    ("float64", "information"): _s(4e-15, 4e-15, 2e-15, _m(3.5e-16, 3.9e-16, 1.7e-16, 40, "")),
+    # Central difference along v/|v| with h = 1e-4: truncation h²/6·|∂³f/∂u³|.
+    ("float64", "directional"): _s(1e-7, 1e-7, 1e-7, _m(1.0e-8, 1.0e-8, 1.0e-8, 40, "")),
     # Step replay: max over every step of 3 seeds x 10,000 iterations (the book's run).
     ("float64", "replay_grad"): _s(4e-13, 8e-14, 7e-14, _m(8.0e-15, 3.8e-14, 6.7e-15, *_LONG)),
     ("float64", "replay_update"): _s(2.2e-11, 4e-12, 6e-13, _m(3.8e-13, 2.1e-12, 5.9e-14, *_LONG)),
@@ -127,6 +133,7 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("float32-cpu", "function_adversarial"): _s(0.11, 0.11, 0.08, _m(1.0e-2, 1.0e-2, 7.3e-3)),
     ("float32-cpu", "gradient"): _s(6e-5, 7e-6, 5e-6, _m(6.1e-7, 5.1e-6, 4.9e-7)),
     ("float32-cpu", "loss"): _s(2e-6, 2e-6, 2e-6, _m(1.8e-7, 1.8e-7, 1.8e-7)),
+    ("float32-cpu", "information"): _s(2e-6, 2e-6, 1.1e-6, _m(1.8e-7, 1.8e-7, 1.1e-7, 40, "")),
     ("float32-cpu", "update"): _s(1e-3, 2e-4, 9e-5, _m(1.9e-5, 9.6e-5, 8.8e-6)),
     ("float32-cpu", "replay_grad"): _s(2.5e-4, 4e-5, 3e-5, _m(3.6e-6, 2.4e-5, 2.7e-6, *_LONG)),
     # Late in training |Δp| shrinks next to |p|, so rounding p + Δp to float32 is ~1e-4 of Δp:
