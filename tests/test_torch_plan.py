@@ -103,3 +103,10 @@ def test_numerical_diff_is_numpys_bit_for_bit(method: str, x: float) -> None:
 )
 def test_step_warning_says_what_numpys_says(x: float, h: float) -> None:
     assert rt.gradient.step_warning(x, h) == rn.gradient.step_warning(x, h)
+
+
+def test_torch_networks_start_from_numpys_draws() -> None:
+    # init_params stays NumPy's (SHARED_ON_PURPOSE): one seed, the same weights bit for bit.
+    a = rn.TwoLayerNet(12, 5, 3, seed=4).params
+    b = rt.TwoLayerNet(12, 5, 3, seed=4, dtype=torch.float64).numpy_params()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
