@@ -258,6 +258,8 @@ def run_fused(run: TrainRun, lr: float) -> None:
                             submit(count_correct_fused, net, params, run.xte, run.tte),
                         )
                     )
+                    if run.log is not None:  # the line waits for the counts
+                        run.log_eval(*(c.result() for c in points[-1]))
                     if best is not None:
                         acc = int(count_correct_fused(net, params, best.x, best.t)) / len(best.t)
                         if best.stop(hist, i, acc, lambda p=params: p):

@@ -37,6 +37,7 @@ __all__ = [
     "numerical_diff",
     "numerical_gradient",
     "numerical_gradient_fast",
+    "directional_derivative",
     "difference",
     "difference_errors",
     "convergence_order",
@@ -229,6 +230,32 @@ def numerical_gradient_fast(
     else:
         grad = (f0 - values[0]) / h
     return grad.reshape(x.shape).astype(x.dtype, copy=False)
+
+
+def directional_derivative(
+    f: Callable[[np.ndarray], float], x: np.ndarray, v: np.ndarray, h: float = 1e-4
+) -> float:
+    """The slope of f at x along v: D_v f(x) = ∇f(x)·v / |v|, by a central difference along
+    the unit vector u = v / |v|:
+
+        D_v f(x) ≈ (f(x + h u) - f(x - h u)) / 2h   (error h²/6 · ∂³f/∂u³ + rounding, as in
+        ``numerical_diff``; |v| is the Euclidean norm over all elements).
+
+    ``x`` is not modified; f is called on two new float64 arrays.
+    """
+    x = as_float_array(x, "x", allow_int=False).astype(np.float64, copy=False)
+    check_finite(x, "x")
+    v = as_float_array(v, "v").astype(np.float64, copy=False)
+    if v.shape != x.shape:
+        raise ValueError(f"v: expected the shape of x, {x.shape}, got {v.shape}")
+    check_finite(v, "v")
+    norm = float(np.sqrt(np.sum(v * v)))
+    if norm == 0:
+        raise ValueError("v: expected a non-zero direction, got the zero vector")
+    h = check_positive(h, "h")
+    u = v / norm
+    fp, fm = scalar_value(f(x + h * u)), scalar_value(f(x - h * u))
+    return (fp - fm) / (2 * h)
 
 
 def _call_batched(

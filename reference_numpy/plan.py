@@ -205,11 +205,18 @@ class TrainPlan:
         """
         if not 0 <= i < self.iters_num:
             raise IndexError(f"i: expected an iteration in [0, {self.iters_num}), got {i}")
+        u = self.dropout_uniforms(i, rows)
+        return None if u is None else u > self.dropout_ratio
+
+    def dropout_uniforms(self, i: int, rows: int | None = None) -> np.ndarray | None:
+        """The draws u ~ U[0,1) behind iteration i's dropout mask (None without dropout): what
+        another engine reads to compute the mask ``u > ratio`` itself."""
+        if not 0 <= i < self.iters_num:
+            raise IndexError(f"i: expected an iteration in [0, {self.iters_num}), got {i}")
         if not self.dropout_ratio:
             return None
         n = self.batch_size if rows is None else rows
-        u = np.random.default_rng(self._seed_seq(2, i)).random((n, self.hidden_size))
-        return u > self.dropout_ratio
+        return np.random.default_rng(self._seed_seq(2, i)).random((n, self.hidden_size))
 
     def initial_params(self) -> dict[str, np.ndarray]:
         """Fresh float64 copies of the initial weights."""

@@ -24,7 +24,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from . import fastpath
 from ._safeio import load_npz, param_arrays
 from ._train_checks import check_train_inputs, nonfinite_stop
-from ._validate import atomic_write, check_seed, check_targets
+from ._validate import atomic_write, check_choice, check_seed, check_targets
 from .fastpath import MODES
 from .networks import PARAM_NAMES, TwoLayerNet
 from .optimizers import SGD, Optimizer
@@ -43,14 +43,26 @@ __all__ = [
     "TrainHistory",
     "EarlyStopping",
     "MODES",
+    "GRADIENTS",
     "TrainRun",
     "train",
     "run_eager",
     "as_labels",
     "holdout_split",
+    "eval_line",
     "save_params",
     "load_params",
 ]
+
+
+#: How ``train`` computes each step's gradient: backprop, or the notes' numerical gradient.
+GRADIENTS = ("backprop", "numerical")
+
+
+def eval_line(train_acc: float, test_acc: float) -> str:
+    """The line the notes print at each evaluation:
+    ``print(f"train acc: {train_acc:.4f}, test acc: {test_acc:.4f}")``."""
+    return f"train acc: {train_acc:.4f}, test acc: {test_acc:.4f}"
 
 
 def holdout_split(
@@ -106,6 +118,8 @@ def train(
     progress: bool | None = None,
     mode: str = "auto",
     allow_nonfinite: bool = False,
+    gradient: str = "backprop",
+    log: TextIO | None = None,
 ) -> TrainHistory:
     """Run ``plan`` on ``network`` (updated in place) and return the history.
 
@@ -120,13 +134,27 @@ def train(
     restored when training stops.  ``mode``: see :data:`MODES`; "fused" refuses any optimizer
     but SGD, and weight decay, with a ValueError that says why.  ``history.meta`` records the
     mode actually used.
+
+    ``gradient``: "backprop" (the default) or "numerical", the notes' own loop: each step's
+    gradient is ``network.numerical_gradient_fast`` (central differences, h = 1e-4) instead of
+    backprop; it runs eager ("fused" and "graph" are refused) and is feasible on a small subset.
+    ``log``: a text stream that gets, at each evaluation, the line the notes print,
+    ``train acc: 0.0993, test acc: 0.1032`` (:func:`eval_line`).
     """
     check_train_inputs(
         network, plan, optimizer, early_stopping,
         {"x_train": x_train, "x_test": x_test, "x_val": x_val},
         allow_nonfinite=allow_nonfinite, mode=mode, classes=_CLASSES,
     )  # fmt: skip
-    mode = "eager" if allow_nonfinite else mode
+    check_choice(gradient, "gradient", GRADIENTS)
+    if gradient == "numerical" and mode not in ("auto", "eager"):
+        raise ValueError(
+            f"mode: gradient 'numerical' runs the reference loop, mode 'eager' (or 'auto'), "
+            f"got {mode!r}"
+        )
+    if log is not None and not callable(getattr(log, "write", None)):
+        raise TypeError(f"log: expected a text stream (with .write) or None, got {log!r}")
+    mode = "eager" if allow_nonfinite or gradient == "numerical" else mode
     if not isinstance(network, TwoLayerNet):
         raise TypeError(f"network: expected a TwoLayerNet, got {type(network).__name__}")
     if not isinstance(plan, TrainPlan):
@@ -172,6 +200,7 @@ def train(
             "seed": plan.seed,
             "engine": "numpy",
             "mode": run_mode,
+            "gradient": gradient,
             "overlap": False,  # run_fused records whether it overlapped
         }
     )
@@ -179,7 +208,7 @@ def train(
         hist.meta["allow_nonfinite"] = True
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=plan.iters_num, disable=not show, desc="train", unit="it", mininterval=0.5)
-    run = TrainRun(network, plan, xtr, ttr, xte, tte, best, hist, bar)
+    run = TrainRun(network, plan, xtr, ttr, xte, tte, best, hist, bar, gradient, log)
     start = time.perf_counter()
     try:
         if run_mode == "fused":
@@ -219,6 +248,8 @@ class TrainRun:
     best: BestSoFar | None
     hist: TrainHistory
     bar: Any
+    gradient: str = "backprop"
+    log: TextIO | None = None
 
     def batch(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(x, t, dropout mask or None) of iteration i; take() gathers rows ~15% faster than
@@ -238,10 +269,17 @@ class TrainRun:
         self.hist.eval_iters.append(i)
         points.append((net.count_correct_unchecked(self.xtr, self.ttr),
                        net.count_correct_unchecked(self.xte, self.tte)))
+        self.log_eval(*points[-1])
         if best is None:
             return False
         acc = int(net.count_correct_unchecked(best.x, best.t)) / len(best.t)
         return best.stop(self.hist, i, acc, lambda: {k: v.copy() for k, v in net.params.items()})
+
+    def log_eval(self, train_correct: Any, test_correct: Any) -> None:
+        """With a ``log`` stream: the notes' line for one evaluation's correct counts."""
+        if self.log is not None:
+            self.log.write(eval_line(int(train_correct) / len(self.ttr),
+                                     int(test_correct) / len(self.tte)) + "\n")
 
     def finish(self, losses: list[float], points: list[tuple[int, int]]) -> None:
         """Write the per-iteration losses and, per evaluation, the (train, test) correct
@@ -260,7 +298,10 @@ def run_eager(run: TrainRun, opt: Optimizer) -> None:
     points: list[tuple[int, int]] = []
     for i in range(plan.iters_num):
         xb, tb, mask = run.batch(i)
-        grads = net.gradient_unchecked(xb, tb, True, mask)
+        if run.gradient == "numerical":
+            grads = net.numerical_gradient_fast(xb, tb, mask)
+        else:
+            grads = net.gradient_unchecked(xb, tb, True, mask)
         opt.apply_unchecked(params, grads)
         losses.append(net.loss_unchecked(xb, tb, True, mask))
         run.bar.update(1)

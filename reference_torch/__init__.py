@@ -1,6 +1,7 @@
 """reference_torch: the chapter on neural-network training on torch tensors, name for name with
-reference_numpy (which it imports only for framework-neutral pieces: init_params, TrainPlan,
-constants, PrecisionWarning).
+reference_numpy.  Everything that computes numbers is written here in torch; what it imports
+from reference_numpy is data, checks, file handling and NumPy's random draws (TrainPlan,
+init_params), listed with reasons in tests/test_mirror.py (``SHARED_ON_PURPOSE``).
 
 See each module's docstring for formulas; ``device`` adds device/dtype choice and the precision
 guard (TF32 off, deterministic algorithms) that a reference comparison needs.
@@ -41,6 +42,7 @@ from .gradient import (
     PrecisionWarning,
     convergence_order,
     difference_errors,
+    directional_derivative,
     gradient_descent,
     numerical_diff,
     numerical_gradient,
@@ -109,6 +111,7 @@ __all__ = [
     "cross_entropy_error",
     "cross_entropy_error_grad",
     "difference_errors",
+    "directional_derivative",
     "dropout_mask",
     "dropout_masks",
     "entropy",

@@ -49,7 +49,7 @@ from ._validate import atomic_write
 from .device import precision_guard, resolve_device, resolve_dtype
 from .networks import TwoLayerNet
 from .optimizers import OPTIMIZERS, SGD, Optimizer
-from .plan import TrainPlan, plan_tensors
+from .plan import TrainPlan, dropout_mask, plan_tensors
 from .training import _data
 
 __all__ = [
@@ -205,8 +205,8 @@ def run_ddp(
         else:
             rows = idx[i, lo:hi]
             xs, ts = xtr.index_select(0, rows), ttr.index_select(0, rows)
-        mask = plan.dropout_mask(i, batch)
-        mask_t = None if mask is None else torch.from_numpy(mask[lo:hi]).to(dev, net.dtype)
+        mask = dropout_mask(plan, i, dev, net.dtype, batch)  # torch's u > ratio, whole batch
+        mask_t = None if mask is None else mask[lo:hi]
         shard_loss = model(xs, ts, mask_t)
         shard_loss.backward()  # DDP all-reduces (averages) the gradients here
         with torch.no_grad():

@@ -190,7 +190,7 @@ def run_fused(run: TrainRun, lr: float) -> None:
         params = fused_sgd_step(net, params, xb, target, mask, lr)
         losses.append(fused_loss(net, params, xb, target, mask))
         run.bar.update(1)
-        if plan.is_eval_iter(i):
+        if run.evals[i]:
             hist.eval_iters.append(i)
             points.append(
                 (
@@ -198,6 +198,7 @@ def run_fused(run: TrainRun, lr: float) -> None:
                     count_correct_fused(net, params, run.xte, run.tte),
                 )
             )
+            run.log_eval(*points[-1])
             if best is not None:
                 acc = int(count_correct_fused(net, params, best.x, best.t)) / len(best.t)
                 keep = lambda p=params: {k: v.detach().clone() for k, v in p.items()}  # noqa: E731
@@ -312,6 +313,6 @@ def run_graph(run: TrainRun, opt: Optimizer) -> None:
         graph.replay()
         done = i + 1
         run.bar.update(1)
-        if plan.is_eval_iter(i) and run.evaluate(i, points):
+        if run.evals[i] and run.evaluate(i, points):
             break
     run.finish(losses[:done], points)

@@ -9,13 +9,17 @@ Three difference schemes, with their Taylor error terms:
 ``convergence_order`` measures those orders from the slope of log(error) against log(h).
 ``numerical_gradient`` moves one element at a time in place (the book's way);
 ``numerical_gradient_fast`` evaluates the same differences with many perturbed copies per call
-of a batched ``f``, leaving ``x`` untouched.  ``numerical_diff`` and ``difference`` work on
-Python floats (and 0-d tensors) and are framework-neutral: they are reference_numpy's own.
+of a batched ``f``, leaving ``x`` untouched.  ``numerical_diff``, ``difference`` and
+``step_warning`` are this engine's own (torch ops on 0-d tensors), so parity sees a bug in either
+engine's; ``scalar_value`` (a check and a ``float()``) and ``PrecisionWarning`` (one class, so
+one filter serves both engines) are reference_numpy's objects (tests/test_mirror.py,
+``SHARED_ON_PURPOSE``).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 import warnings
 from collections.abc import Callable, Sequence
@@ -23,14 +27,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from reference_numpy._validate import check_allocation
-from reference_numpy.gradient import (
-    METHODS,
-    PrecisionWarning,
-    difference,
-    numerical_diff,
-    scalar_value,
-    step_warning,
-)
+from reference_numpy.gradient import METHODS, PrecisionWarning, scalar_value
 
 from ._validate import (
     as_float_tensor,
@@ -46,6 +43,7 @@ __all__ = [
     "numerical_diff",
     "numerical_gradient",
     "numerical_gradient_fast",
+    "directional_derivative",
     "difference",
     "difference_errors",
     "convergence_order",
@@ -55,6 +53,83 @@ __all__ = [
 ]
 
 Tensor = torch.Tensor
+
+F64 = torch.float64
+
+
+def _value(v: object) -> Tensor:
+    """A value of f as a 0-d tensor: a tensor keeps its dtype (float32 stays float32, as NumPy's
+    float32 scalars do), a Python number becomes float64."""
+    return v.reshape(()) if isinstance(v, torch.Tensor) else torch.tensor(float(v), dtype=F64)
+
+
+def difference(
+    fp: object | None, f0: object | None, fm: object | None, h: float, method: str
+) -> Tensor:
+    """The finite difference of ``method`` from f(x+h), f(x), f(x-h) (None where unused), as a
+    0-d tensor."""
+    if method == "central":
+        return (_value(fp) - _value(fm)) / (2 * h)
+    if method == "forward":
+        return (_value(fp) - _value(f0)) / h
+    return (_value(f0) - _value(fm)) / h
+
+
+def _scalar(v: object) -> object:
+    """``v`` itself (a float or a 0-d tensor) after checking it is one real number."""
+    scalar_value(v)
+    return v
+
+
+#: Below this step (relative to max(1, |x|)) rounding dominates a float64 difference.  The
+#: central difference errs by about eps·|f|/h (rounding of f(x ± h)) + h²·|f‴|/6
+#: (truncation); the sum is smallest at h* = (3 eps)^(1/3) ≈ 8.7e-6 for |f| ~ |f‴| ~ 1, and
+#: below h* the rounding term grows as 1/h.  The chapter's h = 1e-4 sits above it.
+ROUNDING_STEP = (3 * torch.finfo(F64).eps) ** (1 / 3)
+
+
+def step_warning(x: object, h: float) -> str | None:
+    """Why ``h`` is too small a step at ``x`` (None when it is not): ``x + h == x`` (h below
+    the spacing of floats at x: the difference is 0), or rounding dominates (h < h*)."""
+    try:
+        xf = float(x)
+    except (TypeError, ValueError, RuntimeError):
+        return None  # not a scalar: numerical_diff takes one; its checks say so
+    xt = torch.tensor(xf, dtype=F64)
+    if bool(xt + h == xt) or bool(xt - h == xt):
+        # np.spacing's sign convention: toward the infinity of x's sign.
+        away = torch.tensor(math.copysign(math.inf, xf), dtype=F64)
+        spacing = float(torch.nextafter(xt, away) - xt)
+        return (f"h: x + h == x at x = {xf!r} with h = {h!r} (below the spacing of floats "
+                f"there, {spacing:.3g}), so the difference is 0 or meaningless; "
+                "the chapter uses h = 1e-4")
+    if h < ROUNDING_STEP * max(1.0, abs(xf)):
+        return (f"h: at h = {h!r} rounding dominates: f's rounding error (~eps·|f|) divided by "
+                f"h outweighs the truncation error below h ≈ {ROUNDING_STEP:.1e}·max(1, |x|); "
+                "the chapter uses h = 1e-4")
+    return None
+
+
+def numerical_diff(
+    f: Callable[[float], float], x: float, h: float = 1e-4, method: str = "central"
+) -> Tensor:
+    """f'(x) by a finite difference of step h (see the module docstring for the schemes), as a
+    0-d tensor (float64 unless f returns another dtype).
+
+    On f(x) = 0.01x² + 0.1x the central difference gives f'(5) = 0.1999999999990898 and
+    f'(10) = 0.2999999999986347 (exact: 0.2 and 0.3; the gap is rounding in f, not truncation).
+    A step so small that x + h == x, or that rounding dominates, warns (:func:`step_warning`):
+    the book's ``numerical_diff(f, 5, h=1e-50)`` returns 0.0.
+    """
+    check_choice(method, "method", METHODS)
+    h = check_positive(h, "h")
+    why = step_warning(x, h)
+    if why is not None:
+        warnings.warn(why, PrecisionWarning, stacklevel=2)
+    fp = _scalar(f(x + h)) if method != "backward" else None
+    fm = _scalar(f(x - h)) if method != "forward" else None
+    f0 = _scalar(f(x)) if method != "central" else None
+    return difference(fp, f0, fm, h, method)
 
 
 def _warn_precision(x: Tensor, h: float) -> None:
@@ -160,6 +235,33 @@ def numerical_gradient_fast(
         else:
             grad = (f0 - values[0]) / h
     return grad.reshape(x.shape)
+
+
+def directional_derivative(
+    f: Callable[[Tensor], float], x: Tensor, v: Tensor, h: float = 1e-4
+) -> Tensor:
+    """The slope of f at x along v: D_v f(x) = ∇f(x)·v / |v|, by a central difference along
+    the unit vector u = v / |v|:
+
+        D_v f(x) ≈ (f(x + h u) - f(x - h u)) / 2h   (error h²/6 · ∂³f/∂u³ + rounding, as in
+        ``numerical_diff``; |v| is the Euclidean norm over all elements).
+
+    ``x`` is not modified; f is called on two new float64 tensors.  A 0-d float64 tensor.
+    """
+    x = as_float_tensor(x, "x", allow_int=False).detach().to(F64)
+    check_finite(x, "x")
+    v = as_float_tensor(v, "v").detach().to(device=x.device, dtype=F64)
+    if v.shape != x.shape:
+        raise ValueError(f"v: expected the shape of x, {tuple(x.shape)}, got {tuple(v.shape)}")
+    check_finite(v, "v")
+    norm = torch.sqrt(torch.sum(v * v))
+    if float(norm) == 0:
+        raise ValueError("v: expected a non-zero direction, got the zero vector")
+    h = check_positive(h, "h")
+    u = v / norm
+    with torch.no_grad():
+        fp, fm = _scalar(f(x + h * u)), _scalar(f(x - h * u))
+    return (_value(fp).to(F64) - _value(fm).to(F64)) / (2 * h)
 
 
 def _call_batched(f_batched: Callable[[Tensor], Tensor], pts: Tensor, b: int) -> Tensor:

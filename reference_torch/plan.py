@@ -1,21 +1,32 @@
-"""TrainPlan on tensors: the NumPy plan itself (framework-neutral), plus device copies of what a
-replay reads each iteration.
+"""TrainPlan on tensors: the NumPy plan's draws, plus this engine's own reading of them.
 
-A plan fixes the initial weights, the batch indices of every iteration and the dropout masks in
-NumPy (see ``reference_numpy.plan``), so the torch engine replays exactly the NumPy run: the
-indices and masks below are those arrays, copied once to the device.
+A plan's random draws (initial weights, batch indices, the uniforms behind the dropout masks)
+come from NumPy's PCG64 streams (see ``reference_numpy.plan``).  torch's generators cannot
+reproduce those draws bit for bit, and both engines must see the same batches, masks and weights,
+so ``TrainPlan`` (the draws, held as data) is reference_numpy's very class (tests/test_mirror.py,
+``SHARED_ON_PURPOSE``; tests/test_torch_plan.py shows the replay reads them bit for bit).  What
+is computed from the draws is this engine's own, in torch ops, so a bug in either engine's
+shows as a parity failure: the dropout mask ``u > ratio`` (from ``plan.dropout_uniforms``) and
+the evaluation schedule ``i mod iter_per_epoch == 0`` (:func:`eval_iterations`).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from reference_numpy.plan import SAMPLING, TrainPlan
 
 from .device import resolve_device, resolve_dtype
 
-__all__ = ["TrainPlan", "SAMPLING", "plan_tensors", "dropout_mask", "dropout_masks", "MaskFeed"]
+__all__ = [
+    "TrainPlan",
+    "SAMPLING",
+    "plan_tensors",
+    "dropout_mask",
+    "dropout_masks",
+    "MaskFeed",
+    "eval_iterations",
+]
 
 Tensor = torch.Tensor
 
@@ -27,6 +38,24 @@ def _plan(plan: object) -> TrainPlan:
     if not isinstance(plan, TrainPlan):
         raise TypeError(f"plan: expected a TrainPlan, got {type(plan).__name__}")
     return plan
+
+
+def eval_iterations(plan: TrainPlan) -> Tensor:
+    """Whether accuracy is measured after each iteration: i mod iter_per_epoch == 0 with
+    iter_per_epoch = max(train_size / batch_size, 1), the book's rule (a bool tensor of shape
+    (iters_num,)).  fmod is exact, as Python's % is for positive floats."""
+    plan = _plan(plan)
+    per_epoch = torch.clamp(
+        torch.tensor(plan.train_size, dtype=torch.float64) / plan.batch_size, min=1.0
+    )
+    i = torch.arange(plan.iters_num, dtype=torch.float64)
+    return torch.fmod(i, per_epoch) == 0
+
+
+def _mask(plan: TrainPlan, i: int, rows: int | None) -> Tensor | None:
+    """Iteration i's 0/1 mask, u > ratio, from the plan's uniforms (bool; None without dropout)."""
+    u = plan.dropout_uniforms(i, rows)
+    return None if u is None else torch.from_numpy(u) > plan.dropout_ratio
 
 
 def plan_tensors(plan: TrainPlan, device: str | torch.device | None = None) -> Tensor | None:
@@ -45,12 +74,15 @@ def dropout_mask(
     dtype: object = torch.float64,
     rows: int | None = None,
 ) -> Tensor | None:
-    """``plan.dropout_mask(i, rows)`` (the 0/1 mask of iteration i, u > ratio) as a tensor of
-    ``dtype`` on ``device``; None without dropout."""
-    m = _plan(plan).dropout_mask(i, rows)
+    """The 0/1 mask of iteration i, u > ratio (u: ``plan.dropout_uniforms(i, rows)``), as a
+    tensor of ``dtype`` on ``device``; None without dropout."""
+    plan = _plan(plan)
+    if not 0 <= i < plan.iters_num:
+        raise IndexError(f"i: expected an iteration in [0, {plan.iters_num}), got {i}")
+    m = _mask(plan, i, rows)
     if m is None:
         return None
-    return torch.from_numpy(m).to(device=resolve_device(device), dtype=resolve_dtype(dtype))
+    return m.to(device=resolve_device(device), dtype=resolve_dtype(dtype))
 
 
 def dropout_masks(
@@ -72,10 +104,10 @@ def dropout_masks(
     if not plan.dropout_ratio:
         return None
     rows = len(plan.batch(0)) if plan.batch_indices is not None else plan.train_size
-    masks = np.zeros((stop - start, rows, plan.hidden_size), dtype=bool)
+    masks = torch.zeros((stop - start, rows, plan.hidden_size), dtype=torch.bool)
     for k, i in enumerate(range(start, stop)):
-        masks[k] = plan.dropout_mask(i, rows)
-    return torch.from_numpy(masks).to(device=resolve_device(device), dtype=resolve_dtype(dtype))
+        masks[k] = _mask(plan, i, rows)
+    return masks.to(device=resolve_device(device), dtype=resolve_dtype(dtype))
 
 
 class MaskFeed:
@@ -98,10 +130,9 @@ class MaskFeed:
     def refill(self, start: int) -> None:
         """Copy the masks of iterations start … start + k - 1 into the window."""
         stop = min(start + self.k, self.plan.iters_num)
-        host = np.empty((stop - start, self.rows, self.plan.hidden_size), dtype=bool)
+        src = torch.empty((stop - start, self.rows, self.plan.hidden_size), dtype=torch.bool)
         for j, i in enumerate(range(start, stop)):
-            host[j] = self.plan.dropout_mask(i, self.rows)
-        src = torch.from_numpy(host)
+            src[j] = _mask(self.plan, i, self.rows)
         if self._cuda:
             self.buf[: stop - start].copy_(src.pin_memory(), non_blocking=True)
         else:

@@ -2,7 +2,7 @@
 
 The loop is ``reference_numpy.training.train`` step for step: for i in range(iters_num) take the
 plan's batch i; compute the gradient by hand-written backprop; update the parameters; record
-the loss on that batch *after* the update; when ``plan.is_eval_iter(i)``, record accuracy on the
+the loss on that batch *after* the update; when ``eval_iterations(plan)[i]``, record accuracy on the
 full train and test sets.  Batch indices and dropout masks come from the plan (``TrainPlan`` is
 NumPy, so both engines read the very same numbers), which is what makes a float64 torch run
 equal to the NumPy run to rounding.
@@ -25,34 +25,36 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from reference_numpy._validate import check_seed
 from reference_numpy.training import as_labels as np_as_labels
-from reference_numpy.training import holdout_split as np_holdout_split
 
 from . import fastpath
 from ._safeio import param_arrays
 from ._train_checks import check_train_inputs, nonfinite_stop
-from ._validate import atomic_write, check_targets, check_tensor
+from ._validate import atomic_write, check_choice, check_targets, check_tensor
 from .fastpath import MODES
 from .networks import PARAM_NAMES, TwoLayerNet
 from .optimizers import SGD, Optimizer
-from .plan import MaskFeed, TrainPlan, plan_tensors
+from .plan import MaskFeed, TrainPlan, eval_iterations, plan_tensors
 from .runrules import BestSoFar, EarlyStopping, TrainHistory
 
 __all__ = [
     "TrainHistory",
     "EarlyStopping",
     "MODES",
+    "GRADIENTS",
     "TrainRun",
     "train",
     "run_eager",
     "as_labels",
     "holdout_split",
+    "eval_line",
     "save_params",
     "load_params",
 ]
@@ -60,21 +62,38 @@ __all__ = [
 Tensor = torch.Tensor
 
 
+#: How ``train`` computes each step's gradient: backprop, or the notes' numerical gradient.
+GRADIENTS = ("backprop", "numerical")
+
+
+def eval_line(train_acc: float, test_acc: float) -> str:
+    """The line the notes print at each evaluation:
+    ``print(f"train acc: {train_acc:.4f}, test acc: {test_acc:.4f}")``."""
+    return f"train acc: {train_acc:.4f}, test acc: {test_acc:.4f}"
+
+
 def holdout_split(
     x: Tensor | np.ndarray, t: Tensor | np.ndarray, n_val: int, seed: int = 0
 ) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     """Split off ``n_val`` random rows as held-out data: ((x_rest, t_rest), (x_val, t_val)).
 
-    The permutation is ``reference_numpy.training.holdout_split``'s (NumPy ``default_rng(seed)``),
-    so both engines hold out the same rows; tensors are indexed on their own device.
+    The permutation is a draw of NumPy's ``default_rng(seed)`` (torch's generators cannot
+    reproduce it, and both engines must hold out the same rows); the checks and the split of it
+    are this engine's own, and tensors are indexed on their own device.
     """
-    # NumPy's split of the row numbers: the same checks, the same rows in both engines.
-    (rest, _), (val, _) = np_holdout_split(np.arange(len(x)), np.arange(len(t)), n_val, seed)
+    n = len(x)
+    if len(t) != n:
+        raise ValueError(f"t: expected {n} rows to match x, got {len(t)}")
+    check_seed(seed)
+    if isinstance(n_val, bool) or not isinstance(n_val, (int, np.integer)) or not 0 < n_val < n:
+        raise ValueError(f"n_val: expected an int in (0, {n}), got {n_val!r}")
+    perm = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+    rest, val = perm[n_val:], perm[:n_val]
 
-    def take(a: Tensor | np.ndarray, rows: np.ndarray) -> Any:
+    def take(a: Tensor | np.ndarray, rows: Tensor) -> Any:
         if isinstance(a, Tensor):
-            return a.index_select(0, torch.from_numpy(rows).to(a.device))
-        return a[rows]
+            return a.index_select(0, rows.to(a.device))
+        return a[rows.numpy()]
 
     return (take(x, rest), take(t, rest)), (take(x, val), take(t, val))
 
@@ -154,6 +173,8 @@ def train(
     progress: bool | None = None,
     mode: str = "auto",
     allow_nonfinite: bool = False,
+    gradient: str = "backprop",
+    log: TextIO | None = None,
 ) -> TrainHistory:
     """Run ``plan`` on ``network`` (updated in place) and return the history.
 
@@ -168,13 +189,27 @@ def train(
     is a terminal.  ``mode``: see :data:`MODES`; "graph" refuses a non-CUDA network and Adam,
     "fused" any optimizer but SGD and weight decay, with a ValueError that says why.
     ``history.meta`` records the mode actually used.
+
+    ``gradient``: "backprop" (the default) or "numerical", the notes' own loop: each step's
+    gradient is ``network.numerical_gradient_fast`` (central differences, h = 1e-4) instead of
+    backprop; it runs eager ("fused" and "graph" are refused) and is feasible on a small subset.
+    ``log``: a text stream that gets, at each evaluation, the line the notes print,
+    ``train acc: 0.0993, test acc: 0.1032`` (:func:`eval_line`).
     """
     check_train_inputs(
         network, plan, optimizer, early_stopping,
         {"x_train": x_train, "x_test": x_test, "x_val": x_val},
         allow_nonfinite=allow_nonfinite, mode=mode, classes=_CLASSES,
     )  # fmt: skip
-    mode = "eager" if allow_nonfinite else mode
+    check_choice(gradient, "gradient", GRADIENTS)
+    if gradient == "numerical" and mode not in ("auto", "eager"):
+        raise ValueError(
+            f"mode: gradient 'numerical' runs the reference loop, mode 'eager' (or 'auto'), "
+            f"got {mode!r}"
+        )
+    if log is not None and not callable(getattr(log, "write", None)):
+        raise TypeError(f"log: expected a text stream (with .write) or None, got {log!r}")
+    mode = "eager" if allow_nonfinite or gradient == "numerical" else mode
     if not isinstance(network, TwoLayerNet):
         raise TypeError(
             f"network: expected a reference_torch TwoLayerNet, got {type(network).__name__}"
@@ -225,6 +260,7 @@ def train(
             "engine": "torch",
             "device": str(network.device),
             "mode": run_mode,
+            "gradient": gradient,
             "num_threads": torch.get_num_threads(),
         }
     )
@@ -234,7 +270,7 @@ def train(
     start = time.perf_counter()
     with torch.no_grad():
         bar = tqdm(total=plan.iters_num, disable=not show, desc="train", unit="it", mininterval=0.5)
-        run = TrainRun(network, plan, xtr, ttr, xte, tte, best, hist, bar)
+        run = TrainRun(network, plan, xtr, ttr, xte, tte, best, hist, bar, gradient, log)
         try:
             if run_mode == "fused":
                 fastpath.run_fused(run, opt.lr)
@@ -277,12 +313,16 @@ class TrainRun:
     best: BestSoFar | None
     hist: TrainHistory
     bar: Any
+    gradient: str = "backprop"
+    log: TextIO | None = None
 
     def __post_init__(self) -> None:
         plan, dev = self.plan, self.net.device
         self.idx = plan_tensors(plan, dev)  # (iters, batch) int64, None for full batch
         rows = plan.train_size if self.idx is None else plan.batch_size
         self.masks = MaskFeed(plan, rows, dev) if plan.dropout_ratio else None
+        # This engine's own evaluation schedule (NumPy's loops ask plan.is_eval_iter).
+        self.evals: list[bool] = eval_iterations(plan).tolist()
 
     def batch(self, i: int) -> tuple[Tensor, Tensor, Tensor | None]:
         """(x, t, dropout mask or None) of iteration i, gathered on the device."""
@@ -305,11 +345,18 @@ class TrainRun:
         self.hist.eval_iters.append(i)
         points.append((net.count_correct_unchecked(self.xtr, self.ttr),
                        net.count_correct_unchecked(self.xte, self.tte)))
+        self.log_eval(*points[-1])
         if best is None:
             return False
         acc = int(net.count_correct_unchecked(best.x, best.t)) / len(best.t)
         return best.stop(self.hist, i, acc,
                          lambda: {k: v.detach().clone() for k, v in net.params.items()})
+
+    def log_eval(self, train_correct: Any, test_correct: Any) -> None:
+        """With a ``log`` stream: the notes' line for one evaluation's correct counts."""
+        if self.log is not None:
+            self.log.write(eval_line(int(train_correct) / len(self.ttr),
+                                     int(test_correct) / len(self.tte)) + "\n")
 
     def finish(self, losses: list[Tensor] | Tensor, points: list[tuple[Tensor, Tensor]]) -> None:
         """Write the per-iteration losses (0-d tensors, or one tensor of them) and, per
@@ -331,7 +378,10 @@ def run_eager(run: TrainRun, opt: Optimizer) -> None:
     points: list[tuple[Tensor, Tensor]] = []
     for i in range(plan.iters_num):
         xb, tb, mask = run.batch(i)
-        grads = net.gradient_unchecked(xb, tb, True, mask)
+        if run.gradient == "numerical":
+            grads = net.numerical_gradient_fast(xb, tb, mask)
+        else:
+            grads = net.gradient_unchecked(xb, tb, True, mask)
         opt.apply_unchecked(params, grads)
         losses.append(net.loss_unchecked(xb, tb, True, mask))
         run.bar.update(1)
@@ -339,7 +389,7 @@ def run_eager(run: TrainRun, opt: Optimizer) -> None:
             hist, i, float(losses[-1]), params
         ):
             break
-        if plan.is_eval_iter(i) and run.evaluate(i, points):
+        if run.evals[i] and run.evaluate(i, points):
             break
     run.finish(losses, points)
 

@@ -10,6 +10,7 @@ from types import ModuleType
 
 GROUP_NAMES: tuple[str, ...] = ("seeds", "losses", "gradients", "optimizers", "data", "training")
 
+GROUP_NAMES += ("concepts",)  # information, directional derivative, landscape (concepts.py)
 GROUPS: dict[str, ModuleType] = {name: import_module(f"{__name__}.{name}") for name in GROUP_NAMES}
 
 __all__ = ["GROUPS", "GROUP_NAMES"]

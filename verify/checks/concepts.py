@@ -1,0 +1,130 @@
+"""The study notes' concepts beyond the loss functions, in every engine.
+
+* Information: each engine's cross-entropy H(p, q), and H(p) + KL(p‖q) (the identity
+  H(p, q) = H(p) + KL(p‖q)), against H(p, q) computed here in float64 with ``math.fsum``
+  (the exactly rounded sum of the terms -p log q): so a bug in one function of one engine,
+  or the same bug in both engines, moves a row.
+* The directional derivative D_v f(x) = ∇f(x)·v / |v| of each float64 engine (central
+  differences along v / |v|) against the analytic gradient: f is the exact softmax
+  cross-entropy of logits, whose gradient (softmax(z) - onehot(t)) / N is written out here.
+* The loss along one weight (``landscape.loss_along_weight``): each engine's curve against the
+  reference's, and the reference's own slope at the weight (two points ±h of the curve)
+  against its backprop gradient entry.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..observe import Observation
+from .context import Context, r32
+
+GROUP = "concepts"
+
+#: Step of the directional and landscape differences: the chapter's h.
+H = 1e-4
+
+
+def _distributions(ctx: Context) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(p, q) rows per case, float32-representable and each row summing to 1 within 1e-6."""
+    rng = ctx.rng(80)
+    k = 10
+
+    def rows(a: np.ndarray) -> np.ndarray:
+        a = r32(a / a.sum(axis=1, keepdims=True))
+        return a
+
+    p = rows(rng.dirichlet(np.ones(k), 6))
+    q = rows(rng.dirichlet(np.ones(k), 6))
+    sparse = np.where(rng.random((6, k)) < 0.5, 0.0, rng.random((6, k)))
+    sparse[:, 0] += 0.1  # no empty row
+    peaked = np.full((6, k), 1e-9)
+    peaked[np.arange(6), rng.integers(0, k, 6)] = 1.0
+    return {
+        "typical": (p, q),
+        "zeros in p": (rows(sparse), q),
+        "q near 0 where p is not": (p, rows(peaked)),
+        "q = p (KL = 0)": (p, p.copy()),
+    }
+
+
+def _exact_cross_entropy(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """H(p, q) per row, the terms -p log q rounded once each and summed exactly (fsum)."""
+    return np.array([math.fsum(-pi * math.log(qi) for pi, qi in zip(pr, qr, strict=True)
+                               if pi > 0) for pr, qr in zip(p, q, strict=True)])
+
+
+def _information(ctx: Context) -> list[Observation]:
+    obs = []
+    for case, (p, q) in _distributions(ctx).items():
+        exact = _exact_cross_entropy(p, q)
+        for eng in [ctx.reference, *ctx.engines]:
+            info = eng.mod("information")
+            pe, qe = eng.to(p), eng.to(q)
+            h_pq = eng.back(info.cross_entropy(pe, qe))
+            h_p_kl = eng.back(info.entropy(pe)) + eng.back(info.kl_divergence(pe, qe))
+            obs.append(Observation("cross-entropy H(p, q) vs float64 fsum", GROUP, eng.name,
+                                   eng.tolerance_class, "information", case, h_pq, exact))
+            obs.append(Observation("information identity H(p) + KL(p||q) = H(p, q)", GROUP,
+                                   eng.name, eng.tolerance_class, "information", case, h_p_kl,
+                                   exact))
+    return obs
+
+
+def _directional(ctx: Context) -> list[Observation]:
+    obs = []
+    n, k = 5, 4
+    for j in range(2 if ctx.quick else 4):
+        rng = ctx.rng(90 + j)
+        z = r32(2 * rng.standard_normal((n, k)))
+        v = r32(rng.standard_normal((n, k)))
+        t = rng.integers(0, k, n)
+        y = np.exp(z - z.max(axis=1, keepdims=True))
+        y /= y.sum(axis=1, keepdims=True)
+        y[np.arange(n), t] -= 1
+        exact = np.array([np.sum(y / n * v) / np.linalg.norm(v)])
+        for eng in [ctx.reference, *(e for e in ctx.engines if e.dtype == "float64")]:
+            sce = eng.fn("functions", "softmax_cross_entropy")
+            labels = eng.to_labels(t)
+            d = eng.fn("gradient", "directional_derivative")(
+                lambda w, f=sce, lb=labels: f(w, lb), eng.to(z), eng.to(v), h=H)
+            obs.append(Observation("directional derivative vs gradient·v/|v|", GROUP, eng.name,
+                                   eng.tolerance_class, "directional", f"point {j}",
+                                   np.atleast_1d(eng.back(d)).astype(np.float64), exact))
+    return obs
+
+
+def _landscape(ctx: Context) -> list[Observation]:
+    obs = []
+    rng = ctx.rng(95)
+    sizes, std = (12, 7, 4), 0.8
+    params = {"W1": std * rng.standard_normal(sizes[:2]), "b1": 0.1 * rng.standard_normal(7),
+              "W2": std * rng.standard_normal(sizes[1:]), "b2": 0.1 * rng.standard_normal(4)}
+    params = {k: r32(v) for k, v in params.items()}
+    x, t = r32(rng.standard_normal((9, 12))), rng.integers(0, 4, 9)
+    offsets = r32(np.linspace(-2.0, 2.0, 17))
+    slope_at = np.array([-H, H])
+    for param, where in (("W1", (3, 5)), ("b2", (2,))):
+        rnet = ctx.reference.make_net(params)
+        along = ctx.reference.fn("landscape", "loss_along_weight")
+        _, r_losses = along(rnet, x, t, param, where, offsets)
+        _, ends = along(rnet, x, t, param, where, slope_at)
+        slope = np.array([(ends[1] - ends[0]) / (2 * H)])
+        grad = ctx.reference.net_gradients(rnet, x, t, "backprop")[param][where]
+        obs.append(Observation("loss along one weight: slope vs backprop", GROUP,
+                               ctx.reference.name, "float64", "numerical", f"{param}{where}",
+                               slope, np.atleast_1d(grad)))
+        for eng in ctx.engines:
+            net = eng.make_net(params)
+            fn = eng.fn("landscape", "loss_along_weight")
+            _, losses = fn(net, eng.to(x), eng.to_labels(t), param, where, eng.to(offsets))
+            obs.append(Observation("loss along one weight (landscape)", GROUP, eng.name,
+                                   eng.tolerance_class, "loss", f"{param}{where}",
+                                   eng.back(losses).astype(np.float64), r_losses))
+    return obs
+
+
+def observe(ctx: Context) -> list[Observation]:
+    return _information(ctx) + _directional(ctx) + _landscape(ctx)
