@@ -116,7 +116,8 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     # The fused step at logits up to ~2,000 (scripts/measure_fused_extremes.py: 20 seeds, the
     # float64 reference's loss and p - lr g, 20 MNIST rows).
     ("float64", "fused_loss"): _s(5e-15, 5e-15, 5e-15, _m(4.2e-16, 4.2e-16, 4.2e-16, 20, _EXTREME)),
-    ("float64", "fused_params"): _s(1.4e-13, 1.7e-14, 1.2e-14, _m(1.7e-15, 1.4e-14, 1.2e-15, 20, _EXTREME)),
+    ("float64", "fused_params"): _s(1.4e-13, 1.7e-14, 1.2e-14,
+                                    _m(1.7e-15, 1.4e-14, 1.2e-15, 20, _EXTREME)),
     # 2 gloo ranks vs one process, 10 iterations of verify/checks/distributed.py's plan
     # (scripts/measure_distributed_noise.py, seeds 0-4).
     ("float64", "distributed"): _s(2e-14, 4.3e-15, 3.8e-15, _m(4.3e-16, 2e-15, 3.8e-16, 5,
@@ -159,7 +160,8 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("float32-cpu", "information"): _s(2e-6, 2e-6, 1.1e-6, _m(1.8e-7, 1.8e-7, 1.1e-7, 40, "")),
     ("float32-cpu", "update"): _s(1e-3, 2e-4, 9e-5, _m(1.9e-5, 9.6e-5, 8.8e-6)),
     ("float32-cpu", "fused_loss"): _s(2e-6, 2e-6, 2e-6, _m(1.9e-7, 1.9e-7, 1.9e-7, 20, _EXTREME)),
-    ("float32-cpu", "fused_params"): _s(6.6e-5, 9.4e-6, 8.9e-6, _m(9.4e-7, 6.6e-6, 8.9e-7, 20, _EXTREME)),
+    ("float32-cpu", "fused_params"): _s(6.6e-5, 9.4e-6, 8.9e-6,
+                                        _m(9.4e-7, 6.6e-6, 8.9e-7, 20, _EXTREME)),
     ("float32-cpu", "replay_grad"): _s(2.5e-4, 4e-5, 3e-5, _m(3.6e-6, 2.4e-5, 2.7e-6, *_LONG)),
     # Late in training |Δp| shrinks next to |p|, so rounding p + Δp to float32 is ~1e-4 of Δp:
     # a learning rate x 1.001 hides in it (the float64 class catches that; see selftest).
