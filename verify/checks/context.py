@@ -40,6 +40,9 @@ class Context:
     curves: dict[str, Any] = field(default_factory=dict)
     #: which golden trajectory the reference was held to, or why none was
     golden: str | None = None
+    #: the regimes group's free-running runs: regime -> "reference" or engine name ->
+    #: (history, final parameters as float64 arrays)
+    regime_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def download_options(self) -> dict[str, float]:
         """Keyword arguments for the MNIST loaders: the download deadline, when one was set."""
