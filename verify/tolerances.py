@@ -164,7 +164,8 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
 #: unaffected by TF32 and keep the float32 bounds.
 TF32_MATMUL = _s(3.5e-2, 3.5e-3, 3.5e-3,
                  "anchors.md: emulated TF32 gradient rel. Frobenius 1.2e-4..3.5e-4")
-_TF32_MATMUL_KINDS = ("gradient", "loss", "replay_grad", "replay_update", "replay_loss")
+_TF32_MATMUL_KINDS = ("gradient", "loss", "replay_grad", "replay_update", "replay_loss",
+                      "regime_grad", "regime_update", "regime_loss")
 
 _unknown = {k for _, k in TOLERANCES} - set(KINDS) | set(_TF32_MATMUL_KINDS) - set(KINDS)
 if _unknown:  # pragma: no cover - caught the moment a table entry is misspelled
