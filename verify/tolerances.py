@@ -69,6 +69,7 @@ KINDS: dict[str, str] = {
     "regime_grad": "regimes, optimizers, weight decay, dropout: step replay, the gradient",
     "regime_update": "the same: the change of the parameters (the optimizer's step)",
     "regime_loss": "the same: the loss after the update",
+    "regime_logits": "dropout: each engine's test-time logits from the same parameters",
     "regime_curve": "the same, free-running loss: relative difference, by step "
     "(REGIME_CURVE_BANDS)",
     "early_stopping": "early stopping's stop and best iterations, held-out counts (class exact)",
@@ -151,6 +152,9 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("float64", "regime_update"): _s(1.2e-11, 2.6e-12, 3.4e-13,
                                      _m(2.6e-13, 1.2e-12, 3.4e-14, *_REG)),
     ("float64", "regime_loss"): _s(1.6e-14, 1.6e-14, 1.6e-14, _m(1.6e-15, 1.6e-15, 1.6e-15, *_REG)),
+    # Dropout's test-time forward pass on the 500-row test slice, 5 seeds (the same script).
+    ("float64", "regime_logits"): _s(1.1e-14, 5.1e-15, 1.6e-15, _m(5.1e-16, 1.1e-15, 1.6e-16, 5)),
+    ("float32-cpu", "regime_logits"): _s(7e-6, 3.7e-6, 1.1e-6, _m(3.7e-7, 7.0e-7, 1.1e-7, 5)),
     ("float32-cpu", "regime_grad"): _s(3e-4, 9e-5, 7e-5, _m(9.0e-6, 3.0e-5, 7.0e-6, *_REG)),
     ("float32-cpu", "regime_update"): _s(2.3e-2, 2.5e-3, 1.8e-3,
                                          _m(2.5e-4, 2.3e-3, 1.8e-4, *_REG)),
@@ -165,7 +169,7 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
 TF32_MATMUL = _s(3.5e-2, 3.5e-3, 3.5e-3,
                  "anchors.md: emulated TF32 gradient rel. Frobenius 1.2e-4..3.5e-4")
 _TF32_MATMUL_KINDS = ("gradient", "loss", "replay_grad", "replay_update", "replay_loss",
-                      "regime_grad", "regime_update", "regime_loss")
+                      "regime_grad", "regime_update", "regime_loss", "regime_logits")
 
 _unknown = {k for _, k in TOLERANCES} - set(KINDS) | set(_TF32_MATMUL_KINDS) - set(KINDS)
 if _unknown:  # pragma: no cover - caught the moment a table entry is misspelled

@@ -91,7 +91,8 @@ def row_names(regime: Regime) -> dict[str, str]:
     return {"curve": f"{regime.name}: free-running loss curve",
             "flips": f"{regime.name}: accuracy via prediction flips",
             "replay": f"{regime.name}: step replay (restart from reference each step)",
-            "stopping": f"{regime.name}: stop and best iterations, held-out counts"}
+            "stopping": f"{regime.name}: stop and best iterations, held-out counts",
+            "test_time": f"{regime.name}: test-time logits (no mask, scaled by 1 - ratio)"}
 
 
 def plan_for(regime: Regime, seed: int, iters_cap: int) -> Any:
@@ -145,9 +146,27 @@ def run_regime(ctx: Context, regime: Regime, plan: Any, data: Any,
                      len(xt))
         if regime.early_stopping is not None:
             yield _stopping(names["stopping"], eng, hist, r_hist, len(val[1]))
+    if regime.dropout:
+        yield from test_time(ctx, regime, r_params, xt, names["test_time"])
     # Replay the steps the reference's own run took (an early-stopped run stops before the end).
     steps = len(r_hist.train_loss_list)
     yield from replay(ctx, regime, plan, data[0], steps, names["replay"])
+
+
+def test_time(ctx: Context, regime: Regime, params: dict[str, np.ndarray], x: np.ndarray,
+              check: str) -> Iterator[Observation]:
+    """Each engine's own test-time forward pass (no mask: the hidden units scaled by
+    1 - ratio) on the test slice, from the reference's final parameters rounded to float32.
+    Accuracy alone cannot see this scaling: with b2 small, scaling z1 W2 moves no argmax."""
+    ref = ctx.reference
+    p32 = {k: r32(v) for k, v in params.items()}
+    x32 = r32(x)
+    expected = ref.back(ref.make_net(p32, **regime.net_kw).logits(ref.to(x32)))  # type: ignore[attr-defined]
+    for eng in ctx.engines:
+        net = eng.make_net(p32, **regime.net_kw)
+        yield Observation(check, GROUP, eng.name, eng.tolerance_class, "regime_logits",
+                          "logits of the test slice", eng.back(net.logits(eng.to(x32))),  # type: ignore[attr-defined]
+                          expected)
 
 
 def predictions(ref: Engine, params: dict[str, np.ndarray], x: np.ndarray,
