@@ -27,7 +27,7 @@ from .report.writers import WRITERS, write_report_set
 from .version import nnparity_version
 
 #: Commands with their own option parser, dispatched before this one's (see their --help).
-OWN_PARSER_COMMANDS = ("bench", "check")
+OWN_PARSER_COMMANDS = ("bench", "check", "compare")
 SUBCOMMANDS = (*GROUP_NAMES, "all", "selftest", "calibrate", *OWN_PARSER_COMMANDS)
 
 
@@ -48,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("command", nargs="?", default="all", choices=SUBCOMMANDS,
                    help="a check group, 'all' (default), 'selftest' (planted bugs), "
                    "'calibrate' (measure the noise tolerances come from), 'bench' (speed "
-                   "ratios; see `nnparity bench --help`) or 'check PATH' (your own "
-                   "implementation of the chapter; see `nnparity check --help`)")
+                   "ratios; see `nnparity bench --help`), 'check PATH' (your own "
+                   "implementation of the chapter; see `nnparity check --help`) or 'compare "
+                   "A.json B.json' (two runs saved with --save; see `nnparity compare --help`)")
     p.add_argument("--version", action="version", version=f"nnparity {nnparity_version()}")
     p.add_argument("--device", default=None,
                    help="torch device for the torch engines (default: $NNPARITY_DEVICE, else "
@@ -76,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay-all", action="store_true",
                    help="training: replay every step (default: steps 0-999, then every 10th)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--save", metavar="PATH", help="record this run: the JSON report with the "
+                   "run's curves, counts and fingerprints (for `compare` and --against)")
+    p.add_argument("--against", metavar="PATH", help="after the run, compare it with a run "
+                   "saved by --save (exit 1 if they differ, 2 if PATH is not such a record)")
     return p
 
 
@@ -100,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         from .check_cmd import main as check_main
 
         return check_main(argv[1:], prog="nnparity check")
+    if argv[:1] == ["compare"]:
+        from .compare_runs import main as compare_main
+
+        return compare_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_args(parser, args)
@@ -109,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.filterwarnings("ignore", category=MnistSubsetWarning)
     preflight(parser, args)
+    saved = _saved_run(args.against)  # a bad record is refused before anything runs
     if args.command == "selftest":
         from .selftest import main as selftest_main
 
@@ -142,8 +152,32 @@ def main(argv: list[str] | None = None) -> int:
         env = _environment(ctx, args, time.perf_counter() - start)
     report = Report(checks=checks, environment=env)
     print(format_table(report, color=sys.stdout.isatty()))
+    if args.save or saved:
+        from .compare_runs import against, attach_record
+        from .report.writers.json_report import write_json
+
+        attach_record(report, ctx)
+        if args.save:
+            write_json(report, args.save)
     _write_outputs(report, ctx, args)
+    if saved:
+        status = against(args.against, report, saved)
+        return status if status == 2 else max(status, 0 if report.passed else 1)
     return 0 if report.passed else 1
+
+
+def _saved_run(path: str | None):
+    """The run saved at ``--against PATH`` (report, record), or None; exit 2 when PATH is not a
+    record."""
+    if path is None:
+        return None
+    from .compare_runs import BadRecord, load_record
+
+    try:
+        return load_record(path)
+    except BadRecord as exc:
+        print(f"nnparity: error: --against: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _guard(engines: list, allow_tf32: bool):

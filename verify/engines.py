@@ -255,16 +255,26 @@ class Engine:
         """The mode ``train`` picks by default (mode "auto") for plain SGD on this engine."""
         return self.fn("fastpath", "resolve_mode")("auto", self.fn("optimizers", "SGD")(lr))
 
-    def train(self, plan: TrainPlan, data: TrainData, lr: float, mode: str = "eager",
+    def train(self, plan: TrainPlan, data: TrainData, lr: float, mode: str = "eager", *,
+              optimizer: tuple[str, Mapping[str, object]] | None = None,
+              early_stopping: tuple[int, float] | None = None,
+              val: tuple[np.ndarray, np.ndarray] | None = None,
               **net_kw: object) -> tuple[TrainHistory, dict[str, np.ndarray]]:
         """Free-running replay of ``plan``: (history, final params).  ``mode`` "eager" is the
         reference path (the mirrors verify compares); "auto" is what ``train`` runs by default
-        (the fast path)."""
+        (the fast path).  ``optimizer``: (name in ``OPTIMIZERS``, hyperparameters), else SGD at
+        ``lr``; ``early_stopping``: (patience, min_delta) on the held-out ``val`` = (x, t)."""
         (x, t), (xt, tt) = data
         net = self.make_net(plan.initial_params(), **net_kw)
+        opt = None if optimizer is None else self.fn("optimizers", "OPTIMIZERS")[optimizer[0]](
+            **optimizer[1])
+        es, held = None, {}
+        if early_stopping is not None:
+            es = self.fn("training", "EarlyStopping")(*early_stopping)
+            held = {"x_val": self.to(val[0]), "t_val": self.to_labels(val[1])} if val else {}
         hist = self.mod("training").train(net, self.to(x), self.to_labels(t), self.to(xt),
-                                          self.to_labels(tt), plan, learning_rate=lr,
-                                          progress=False, mode=mode)
+                                          self.to_labels(tt), plan, opt, learning_rate=lr,
+                                          early_stopping=es, progress=False, mode=mode, **held)
         return hist, self.net_params(net)
 
 

@@ -131,7 +131,7 @@ def _curve(obs: Observation) -> CheckResult:
     e = np.asarray(obs.expected, dtype=np.float64)
     n = min(len(a), len(e))
     rel = np.abs(a[:n] - e[:n]) / np.abs(e[:n])
-    band = curve_band(obs.tclass, np.arange(n))
+    band = curve_band(obs.tclass, np.arange(n), obs.kind, obs.details.get("band"))
     bad = np.flatnonzero(~(rel <= band))
     first = int(bad[0]) if bad.size else None
     passed = first is None and len(a) == len(e)
@@ -186,6 +186,7 @@ def _flips(obs: Observation) -> CheckResult:
     )
 
 
-_BAND_RULES: dict[str, Callable[[Observation], CheckResult]] = {"curve": _curve, "flips": _flips}
+_BAND_RULES: dict[str, Callable[[Observation], CheckResult]] = {
+    "curve": _curve, "flips": _flips, "regime_curve": _curve}
 if set(_BAND_RULES) != set(BAND_KINDS):  # pragma: no cover - a band kind without its rule
     raise AssertionError(f"band rules {sorted(_BAND_RULES)} != BAND_KINDS {sorted(BAND_KINDS)}")

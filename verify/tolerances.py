@@ -73,9 +73,17 @@ KINDS: dict[str, str] = {
     "golden_count": "correct counts at each evaluation against a golden trajectory",
     "golden_fingerprint": "parameter fingerprints (sum, norm, sampled values) against a golden "
     "trajectory",
+    "regime_grad": "regimes, optimizers, weight decay, dropout: step replay, the gradient",
+    "regime_update": "the same: the change of the parameters (the optimizer's step)",
+    "regime_loss": "the same: the loss after the update",
+    "regime_logits": "dropout: each engine's test-time logits from the same parameters",
+    "regime_curve": "the same, free-running loss: relative difference, by step "
+    "(REGIME_CURVE_BANDS)",
+    "early_stopping": "early stopping's stop and best iterations, held-out counts (class exact)",
 }
-#: Kinds judged by a measured band instead of the elementwise rule.
-BAND_KINDS = ("curve", "flips")
+#: Kinds judged by a measured band instead of the elementwise rule; the curve kinds among them.
+BAND_KINDS = ("curve", "flips", "regime_curve")
+CURVE_KINDS = ("curve", "regime_curve")
 
 EXACT = Tolerance("exact", 0.0, 0.0, "byte-for-byte equality; nothing is computed", frob=0.0)
 
@@ -91,6 +99,7 @@ def _m(
 
 _LONG = (3, " x 10,000 steps")
 _EXTREME = " (20 MNIST rows, logits up to ~2,000)"
+_REG = (5, ", every replayed step of the regimes' runs")
 
 
 def _s(
@@ -169,6 +178,21 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
         1.1e-2, 1.2e-3, 1.2e-3, _m(1.2e-4, 1.05e-3, 1.16e-4, *_LONG)
     ),
     ("float32-cpu", "replay_loss"): _s(7e-6, 7e-6, 7e-6, _m(6.5e-7, 6.5e-7, 6.5e-7, *_LONG)),
+    # The regimes group (verify/checks/regimes.py): step replay of all its runs, max over every
+    # replayed step of 5 seeds (scripts/measure_regime_noise.py --seeds 5); the largest came
+    # from the full batch (gradients), Momentum/Nesterov step 0 (updates: p + Δp rounded
+    # against a small first Δp), RMSprop and the batch of one (losses).
+    ("float64", "regime_grad"): _s(9.7e-13, 1.9e-13, 1.6e-13, _m(1.9e-14, 9.7e-14, 1.6e-14, *_REG)),
+    ("float64", "regime_update"): _s(1.2e-11, 2.6e-12, 3.4e-13,
+                                     _m(2.6e-13, 1.2e-12, 3.4e-14, *_REG)),
+    ("float64", "regime_loss"): _s(1.6e-14, 1.6e-14, 1.6e-14, _m(1.6e-15, 1.6e-15, 1.6e-15, *_REG)),
+    # Dropout's test-time forward pass on the 500-row test slice, 5 seeds (the same script).
+    ("float64", "regime_logits"): _s(1.1e-14, 5.1e-15, 1.6e-15, _m(5.1e-16, 1.1e-15, 1.6e-16, 5)),
+    ("float32-cpu", "regime_logits"): _s(7e-6, 3.7e-6, 1.1e-6, _m(3.7e-7, 7.0e-7, 1.1e-7, 5)),
+    ("float32-cpu", "regime_grad"): _s(3e-4, 9e-5, 7e-5, _m(9.0e-6, 3.0e-5, 7.0e-6, *_REG)),
+    ("float32-cpu", "regime_update"): _s(2.3e-2, 2.5e-3, 1.8e-3,
+                                         _m(2.5e-4, 2.3e-3, 1.8e-4, *_REG)),
+    ("float32-cpu", "regime_loss"): _s(5.2e-6, 5.2e-6, 5.2e-6, _m(5.2e-7, 5.2e-7, 5.2e-7, *_REG)),
 }
 
 
@@ -179,7 +203,8 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
 TF32_MATMUL = _s(3.5e-2, 3.5e-3, 3.5e-3,
                  "anchors.md: emulated TF32 gradient rel. Frobenius 1.2e-4..3.5e-4")
 _TF32_MATMUL_KINDS = ("gradient", "loss", "replay_grad", "replay_update", "replay_loss",
-                      "fused_loss", "fused_params")
+                      "fused_loss", "fused_params",
+                      "regime_grad", "regime_update", "regime_loss", "regime_logits")
 
 _unknown = {k for _, k in TOLERANCES} - set(KINDS) | set(_TF32_MATMUL_KINDS) - set(KINDS)
 if _unknown:  # pragma: no cover - caught the moment a table entry is misspelled
@@ -219,9 +244,31 @@ CURVE_BANDS: dict[str, tuple[float, float, float]] = {
 }
 
 
-def curve_band(tclass: str, steps: np.ndarray) -> np.ndarray:
-    """The band for the free-running loss at each step: start * (1 + steps/growth), capped."""
-    start, growth, cap = _measured(CURVE_BANDS, tclass, "free-running band")
+#: The regimes group's free-running loss (verify/checks/regimes.py), the same form, by class
+#: and band: RMSprop's own (its first steps are ~10 lr · sign(g), so a gradient element near 0
+#: decides a whole step and float32 drifts ~100x faster than in the other runs), "default" for
+#: every other run.  Measured envelopes (max relative difference up to iteration i), 5 seeds,
+#: scripts/measure_regime_noise.py; x10 (SAFETY), start and growth fitted to cover each mark.
+REGIME_CURVE_BANDS: dict[str, dict[str, tuple[float, float, float]]] = {
+    # default: 3.9e-16 at i=0 (Adam), 4.9e-16 at 1, 1.6e-15 at 10..99 (batch of one)
+    # RMSprop: 0 at i=0, 2e-16 at 1, 5.1e-16 at 10, 2.9e-14 at 30, 6.8e-14 at 99
+    "float64": {"default": (3.9e-15, 3.0, 1e-10), "RMSprop": (2e-15, 0.2, 1e-10)},
+    # default: 2.3e-7 at i=0 (batch of one), 4.1e-7 at 10, 5.5e-7 at 30..99
+    # RMSprop: 9.8e-8 at i=0, 1.4e-6 at 10, 4.7e-5 at 30..99 (the cap is that x10)
+    "float32-cpu": {"default": (2.3e-6, 10.0, 1e-3), "RMSprop": (9.8e-7, 0.06, 4.7e-4)},
+}
+
+
+def curve_band(tclass: str, steps: np.ndarray, kind: str = "curve",
+               band: str | None = None) -> np.ndarray:
+    """The band for the free-running loss at each step: start * (1 + steps/growth), capped;
+    ``kind`` "curve" (the book's run) or "regime_curve" (a regimes run, ``band`` its name: its
+    own row of REGIME_CURVE_BANDS where it has one, else "default")."""
+    if kind == "regime_curve":
+        bands = _measured(REGIME_CURVE_BANDS, tclass, "regime_curve band")
+        start, growth, cap = bands.get(band or "default", bands["default"])
+    else:
+        start, growth, cap = _measured(CURVE_BANDS, tclass, "free-running band")
     return np.minimum(start * (1 + np.asarray(steps, dtype=np.float64) / growth), cap)
 
 
@@ -265,6 +312,12 @@ def markdown_table() -> str:
             f"| {tclass} | free-running loss | {start:.0e}·(1+i/{growth:g}), cap "
             f"{cap:.0e} | — | — | see module docstring |"
         )
+    for tclass, bands in sorted(REGIME_CURVE_BANDS.items()):
+        for run, (start, growth, cap) in bands.items():
+            rows.append(
+                f"| {tclass} | regimes' free-running loss ({run}) | {start:.0e}·(1+i/{growth:g}),"
+                f" cap {cap:.0e} | — | — | REGIME_CURVE_BANDS |"
+            )
     for tclass, frac in sorted(FLIP_FRACTION.items()):
         rows.append(f"| {tclass} | prediction flips | ≤ {frac:.1e} of examples | — | — | |")
     return "\n".join(rows)

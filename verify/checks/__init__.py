@@ -8,7 +8,8 @@ and its name below.
 from importlib import import_module
 from types import ModuleType
 
-GROUP_NAMES: tuple[str, ...] = ("seeds", "losses", "gradients", "optimizers", "data", "training")
+GROUP_NAMES: tuple[str, ...] = ("seeds", "losses", "gradients", "optimizers", "data", "training",
+                                 "regimes")
 
 GROUP_NAMES += ("concepts",)  # information, directional derivative, landscape (concepts.py)
 GROUPS: dict[str, ModuleType] = {name: import_module(f"{__name__}.{name}") for name in GROUP_NAMES}

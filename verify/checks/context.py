@@ -42,6 +42,11 @@ class Context:
     fast_curves: dict[str, tuple[Any, str]] = field(default_factory=dict)
     #: which golden trajectory the reference was held to, or why none was
     golden: str | None = None
+    #: the regimes group's free-running runs: regime -> "reference" or engine name ->
+    #: (history, final parameters as float64 arrays)
+    regime_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: final parameters of the training group's free-running eager runs, by the keys of curves
+    final_params: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def download_options(self) -> dict[str, float]:
         """Keyword arguments for the MNIST loaders: the download deadline, when one was set."""

@@ -225,7 +225,7 @@ def free_running(ctx: Context, plan: TrainPlan, data: Data,
     reference's own against the golden trajectory, when there is one."""
     (x, t), (xt, tt) = data
     r_hist, r_params = ctx.reference.train(plan, data, LR)
-    ctx.curves["reference"] = r_hist
+    ctx.curves["reference"], ctx.final_params["reference"] = r_hist, r_params
     if gold is not None and not ctx.calibration:
         yield from golden_observations(gold, r_hist, r_params)
     x_all = np.concatenate([x, xt]).astype(np.float64)
@@ -234,7 +234,7 @@ def free_running(ctx: Context, plan: TrainPlan, data: Data,
         t0 = time.perf_counter()
         hist, params = eng.train(plan, data, LR)
         secs = time.perf_counter() - t0
-        ctx.curves[eng.name] = hist
+        ctx.curves[eng.name], ctx.final_params[eng.name] = hist, params
         yield _loss_curve(eng, hist, r_hist, secs)
         yield _accuracy(eng, hist, r_hist, params, x_all, r_pred, len(x), len(xt), secs)
     # Calibration measures the eager paths that the bands come from; the fast paths are only

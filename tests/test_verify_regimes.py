@@ -1,0 +1,213 @@
+"""The regimes group: it passes on the references, and each of its checks fails on a bug planted
+in one engine (short runs: the iterations are capped by the context)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+import torch
+
+import reference_numpy.networks as np_networks
+import reference_torch.networks as t_networks
+import reference_torch.optimizers as t_opt
+import reference_torch.training as t_training
+from reference_numpy.optimizers import EPS
+from verify.checks import GROUP_NAMES, regimes
+from verify.checks.context import Context
+from verify.engines import engines_for
+from verify.runner import run_groups
+
+ITERS = 30  # enough for 6 evaluations on the regimes' slice, and for early stopping to decide
+
+
+@pytest.fixture(scope="module")
+def engines():
+    return engines_for("cpu")
+
+
+def _run(engines, mnist_dir, names: tuple[str, ...], seed: int = 0):
+    ctx = Context(engines=engines, seed=seed, iters=ITERS, quick=True, data_dir=str(mnist_dir))
+    chosen = tuple(r for r in regimes.REGIMES if r.name in names)
+    assert len(chosen) == len(names)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(regimes, "REGIMES", chosen)
+        return run_groups(ctx, ["regimes"])
+
+
+def test_group_is_registered_once():
+    assert GROUP_NAMES.count("regimes") == 1
+
+
+def test_every_regime_passes_on_the_references(engines, mnist_dir):
+    results = _run(engines, mnist_dir, tuple(r.name for r in regimes.REGIMES), seed=3)
+    failed = [r for r in results if not r.passed]
+    assert not failed, "\n\n".join(f"{r.name}: {r.message}" for r in failed)
+    # per regime and candidate: a replay, a curve and an accuracy row (+ early stopping's and
+    # dropout's test-time logits)
+    assert len(results) == len(engines) * (3 * len(regimes.REGIMES) + 2)
+
+
+# --------------------------------------------------------------------------- planted bugs
+
+
+def _patch(obj: object, name: str, make: Callable[[Callable], Callable]) -> Callable:
+    @contextmanager
+    def plant() -> Iterator[None]:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(obj, name, make(getattr(obj, name)))
+            yield
+
+    return plant
+
+
+def _adam_no_bias_correction(orig):
+    def _begin(self):
+        self.iter += 1
+        self._lr_t = self.lr
+
+    return _begin
+
+
+def _momentum_forgets_velocity(orig):
+    def _step(self, key, p, g):
+        v = self.v.setdefault(key, torch.zeros_like(p))
+        v *= self.momentum * 0.5
+        v -= self.lr * g
+        p += v
+
+    return _step
+
+
+def _nesterov_plain_momentum(orig):
+    def _step(self, key, p, g):
+        v = self.v.setdefault(key, torch.zeros_like(p))
+        v *= self.momentum
+        v -= self.lr * g
+        p += v
+
+    return _step
+
+
+def _adagrad_eps_inside(orig):
+    def _step(self, key, p, g):
+        h = self.h.setdefault(key, torch.zeros_like(p))
+        h += g * g
+        p -= self.lr * g / torch.sqrt(h + EPS)
+
+    return _step
+
+
+def _rmsprop_swapped_decay(orig):
+    def _step(self, key, p, g):
+        d = self.decay_rate
+        h = self.h.setdefault(key, torch.zeros_like(p))
+        h *= 1 - d
+        h += d * g * g
+        p -= self.lr * g / (torch.sqrt(h) + EPS)
+
+    return _step
+
+
+def _grad_over_100(orig):
+    """The mean over the batch taken as /100 (the book's batch size) instead of /N."""
+    def gradient_unchecked(self, x, t, is_labels, mask):
+        return {k: v * (x.shape[0] / 100) for k, v in orig(self, x, t, is_labels, mask).items()}
+
+    return gradient_unchecked
+
+
+def _weight_decay_off_by_1pct(orig):
+    def __init__(self, *a, **kw):
+        orig(self, *a, **kw)
+        self.weight_decay_lambda *= 1.01
+
+    return __init__
+
+
+def _inverted_dropout_in_training(orig):
+    def _hidden(self, x, dropout_mask, p=None):
+        a1, z1, h = orig(self, x, dropout_mask, p)
+        if dropout_mask is not None:
+            h = h / (1 - self.dropout_ratio)
+        return a1, z1, h
+
+    return _hidden
+
+
+def _no_test_time_scaling(orig):
+    def _hidden(self, x, dropout_mask, p=None):
+        a1, z1, h = orig(self, x, dropout_mask, p)
+        return a1, z1, (z1 if dropout_mask is None else h)
+
+    return _hidden
+
+
+def _batch_shifted(orig):
+    def batch(self, i):
+        return orig(self, max(i - 1, 0))
+
+    return batch
+
+
+def _early_stopping_reads_test_set(orig):
+    def evaluate(self, i, points):
+        if self.best is not None:
+            self.best.x, self.best.t = self.xte, self.tte
+        return orig(self, i, points)
+
+    return evaluate
+
+
+REPLAY, CURVE, STOP, TEST = "replay", "curve", "stopping", "test_time"
+
+#: (regime, planted bug in one engine, which of its checks must fail for which engines)
+BUGS = [
+    ("Adam", _patch(t_opt.Adam, "_begin", _adam_no_bias_correction), (REPLAY, CURVE), "torch"),
+    ("Momentum", _patch(t_opt.Momentum, "_step", _momentum_forgets_velocity), (REPLAY, CURVE),
+     "torch"),
+    ("Nesterov", _patch(t_opt.Nesterov, "_step", _nesterov_plain_momentum), (REPLAY, CURVE),
+     "torch"),
+    ("AdaGrad", _patch(t_opt.AdaGrad, "_step", _adagrad_eps_inside), (REPLAY, CURVE), "torch"),
+    ("RMSprop", _patch(t_opt.RMSprop, "_step", _rmsprop_swapped_decay), (REPLAY, CURVE),
+     "torch"),
+    ("full batch", _patch(t_networks.TwoLayerNet, "gradient_unchecked", _grad_over_100),
+     (REPLAY, CURVE), "torch"),
+    ("batch of one", _patch(t_networks.TwoLayerNet, "gradient_unchecked", _grad_over_100),
+     (REPLAY, CURVE), "torch"),
+    ("shuffled mini-batches", _patch(t_training.TrainRun, "batch", _batch_shifted), (CURVE,),
+     "torch"),
+    ("weight decay", _patch(t_networks.TwoLayerNet, "__init__", _weight_decay_off_by_1pct),
+     (REPLAY, CURVE), "torch"),
+    ("dropout", _patch(t_networks.TwoLayerNet, "_hidden", _inverted_dropout_in_training),
+     (REPLAY, CURVE), "torch"),
+    # the test-time scaling moves no argmax (b2 is small), so the logits check must see it; in
+    # NumPy the reference has it too, and the torch candidates are the ones that differ
+    ("dropout", _patch(t_networks.TwoLayerNet, "_hidden", _no_test_time_scaling), (TEST,),
+     "torch"),
+    ("dropout", _patch(np_networks.TwoLayerNet, "_hidden", _no_test_time_scaling), (TEST,),
+     "torch"),
+    ("early stopping", _patch(t_training.TrainRun, "evaluate", _early_stopping_reads_test_set),
+     (STOP,), "torch"),
+]
+
+
+@pytest.mark.parametrize(("regime", "plant", "checks", "engine"), BUGS,
+                         ids=[f"{b[0]}-{i}"
+                              for i, b in enumerate(BUGS)])
+def test_planted_bug_fails_the_regimes_checks(engines, mnist_dir, regime, plant, checks, engine):
+    (spec,) = [r for r in regimes.REGIMES if r.name == regime]
+    names = regimes.row_names(spec)
+    with plant():
+        results = _run(engines, mnist_dir, (regime,))
+    by_name = {r.name: r for r in results}
+    for eng in engines:
+        for check in checks:
+            row = by_name[f"{names[check]} ({eng.name})"]
+            if eng.framework == engine:
+                assert not row.passed, f"{row.name} passed with the bug planted"
+                assert row.message
+    # the engine without the bug still agrees with the reference
+    clean = [r for r in results if engine not in r.name]
+    assert clean and all(r.passed for r in clean), [r.name for r in clean if not r.passed]
