@@ -12,8 +12,9 @@ to first order through the step, with every absolute value taken from the float6
 
 * ``a1 = x W1 + b1``: ``E_a1 = γ_{I+2}·(|x||W1| + |b1|)`` (I products, the bias, x cast once).
 * ``z1 = σ(a1)``: ``E_z1 = σ'·E_a1 + c_f·u·z1`` (σ' at the edge of ``a1 ± E_a1`` nearest 0, its
-  largest value there; ``c_f`` ulps of an elementary function); ReLU: ``E_z1 = E_a1``, and where
-  ``|a1| <= E_a1`` the mask itself may flip (a kink: the whole ``|dz1|`` is allowed there).
+  largest value there, computed as ``e^-|a|/(1 + e^-|a|)²``; ``c_f·u`` the error of an
+  elementary function); ReLU: ``E_z1 = E_a1``, and where ``|a1| <= E_a1`` the mask itself may
+  flip (a kink: the whole ``|dz1|`` is allowed there).
 * ``a2 = z1 W2 + b2``: ``E_a2 = γ_{H+2}·(|z1||W2| + |b2|) + E_z1|W2|``.
 * ``y = softmax(a2)`` (row n, ``e = E_a2``): ``δy = y ⊙ (δa - Σ y δa)``, so
   ``E_y = y ⊙ (e + Σ y e) + y·u·(3(|a| + max|a|) + 2c_f + K + 4)``: the exponent ``a - max`` (or
@@ -34,6 +35,15 @@ to first order through the step, with every absolute value taken from the float6
   ~|a|) or ``-Σ t log(y + δ)`` (``Σ t·E_y/(y + δ) + γ_{K+1}·Σ t|log(y + δ)|``) - both added;
   then ``γ_{N+1}·Σ|ℓ_n|/N`` for the mean and ``γ_{#W+2}·½λΣW²`` for weight decay.  After the
   update, the loss at p1 moves by ``Σ |∇L(p1)|·E_update`` on top of its own bound at p1.
+
+Below the normal range the model ``fl(a op b) = (a op b)(1 + δ)`` fails (a product of two tiny
+numbers, an exp or a sigmoid of a large negative argument flushed to 0): every computed
+quantity also carries ``(number of its operations)·λ``, λ the smallest normal number of the
+dtype (:func:`underflow`), which matters only for values near 1e-38 (float32).
+
+The reference is float64 and rounds as well: the bound judged is this one in the class of the
+step plus the same in float64 (what the reference may be off by), which doubles the float64
+class's bound and leaves float32's as it was.
 
 Each term bounds the worst case of its operation for any summation order (BLAS blocking, FMA,
 pairwise sums), so a correct step in that dtype stays inside; second-order terms (products of
@@ -77,6 +87,15 @@ def unit_roundoff(tclass: str) -> tuple[float, float]:
     return 2.0 ** -24, 2.0 ** -24
 
 
+def underflow(tclass: str) -> float:
+    """The absolute error one operation may add below the normal range: the smallest normal
+    number (an exp, a BLAS kernel or a CPU in flush-to-zero mode turns a subnormal result into
+    0, so Higham's gradual-underflow term, half the smallest subnormal, is not enough)."""
+    if tclass == "exact":
+        return 0.0
+    return float(np.finfo(np.float64 if tclass == "float64" else np.float32).tiny)
+
+
 def _gamma(n: int | float, u: float) -> float:
     nu = n * u
     return nu / (1 - nu) if nu < 0.5 else float("inf")
@@ -107,32 +126,34 @@ def _one_hot(t: np.ndarray, k: int) -> np.ndarray:
 
 
 def _forward(p: Mapping[str, np.ndarray], x: np.ndarray, t: np.ndarray, activation: str,
-             u: float, um: float) -> dict[str, np.ndarray]:
+             u: float, um: float, tiny: float) -> dict[str, np.ndarray]:
     """The reference's forward values and their error bounds (module docstring)."""
     i, hdim = p["W1"].shape
     k = p["W2"].shape[1]
     ax = np.abs(x)
     a1 = x @ p["W1"] + p["b1"]
-    e_a1 = _gamma(i + 2, um) * (ax @ np.abs(p["W1"]) + np.abs(p["b1"]))
+    e_a1 = _gamma(i + 2, um) * (ax @ np.abs(p["W1"]) + np.abs(p["b1"])) + (i + 2) * tiny
     if activation == "relu":
         z1 = np.maximum(a1, 0.0)
         e_z1 = e_a1
         ds = (a1 > 0).astype(np.float64)
     else:
         z1 = 1.0 / (1.0 + np.exp(-a1))
-        edge = np.maximum(np.abs(a1) - e_a1, 0.0)
-        s_edge = 1.0 / (1.0 + np.exp(-edge))
-        e_z1 = s_edge * (1 - s_edge) * e_a1 + C_FN * u * z1
+        # σ'(a) = e^-|a| / (1 + e^-|a|)², not σ(1 - σ), which is 0 in float64 beyond |a| ~ 37
+        # while the relative error of σ(a) ~ e^a there is that of a itself.
+        q = np.exp(-np.maximum(np.abs(a1) - e_a1, 0.0))
+        e_z1 = q / (1 + q) ** 2 * e_a1 + C_FN * u * z1 + tiny
         ds = z1 * (1 - z1)
     w2 = np.abs(p["W2"])
     a2 = z1 @ p["W2"] + p["b2"]
-    e_a2 = _gamma(hdim + 2, um) * (np.abs(z1) @ w2 + np.abs(p["b2"])) + e_z1 @ w2
+    e_a2 = _gamma(hdim + 2, um) * (np.abs(z1) @ w2 + np.abs(p["b2"])) + e_z1 @ w2 \
+        + (hdim + 2) * tiny
     m = a2.max(axis=1, keepdims=True)
     ex = np.exp(a2 - m)
     y = ex / ex.sum(axis=1, keepdims=True)
     big = np.abs(a2).max(axis=1, keepdims=True)
     round_y = u * (3 * (np.abs(a2) + big) + 2 * C_FN + k + 4)
-    e_y = y * (e_a2 + np.sum(y * e_a2, axis=1, keepdims=True)) + y * round_y
+    e_y = y * (e_a2 + np.sum(y * e_a2, axis=1, keepdims=True)) + y * round_y + (k + 4) * tiny
     th = _one_hot(t, k)
     return {"a1": a1, "e_a1": e_a1, "z1": z1, "e_z1": e_z1, "ds": ds, "a2": a2, "e_a2": e_a2,
             "y": y, "e_y": e_y, "t": th, "big": big, "m": m}
@@ -165,19 +186,20 @@ def _loss_bound(f: Mapping[str, np.ndarray], p: Mapping[str, np.ndarray], u: flo
 
 
 def _grad_bound(f: Mapping[str, np.ndarray], p: Mapping[str, np.ndarray], x: np.ndarray,
-                activation: str, u: float, um: float, weight_decay_lambda: float,
+                activation: str, u: float, um: float, tiny: float, weight_decay_lambda: float,
                 grads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     y, th, z1 = f["y"], f["t"], f["z1"]
     n, k = y.shape
     dyn = y * th.sum(axis=1, keepdims=True) - th
     dy = np.abs(dyn) / n
-    e_dy = (f["e_y"] + u * (3 * np.abs(dyn) + np.abs(th))) / n
+    e_dy = (f["e_y"] + u * (3 * np.abs(dyn) + np.abs(th))) / n + 2 * tiny
     az1 = np.abs(z1)
     w2 = np.abs(p["W2"])
-    out = {"W2": _gamma(n + 1, um) * (az1.T @ dy) + f["e_z1"].T @ dy + az1.T @ e_dy,
-           "b2": _gamma(n, u) * dy.sum(axis=0) + e_dy.sum(axis=0)}
+    out = {"W2": _gamma(n + 1, um) * (az1.T @ dy) + f["e_z1"].T @ dy + az1.T @ e_dy
+           + (n + 1) * tiny,
+           "b2": _gamma(n, u) * dy.sum(axis=0) + e_dy.sum(axis=0) + n * tiny}
     dz1 = dy @ w2.T  # >= |dy W2ᵀ|
-    e_dz1 = _gamma(k, um) * dz1 + e_dy @ w2.T
+    e_dz1 = _gamma(k, um) * dz1 + e_dy @ w2.T + k * tiny
     ds = f["ds"]
     if activation == "relu":
         flip = np.abs(f["a1"]) <= f["e_a1"]
@@ -185,11 +207,11 @@ def _grad_bound(f: Mapping[str, np.ndarray], p: Mapping[str, np.ndarray], x: np.
         da1 = dz1 * np.maximum(ds, flip)
     else:
         e_ds = np.abs(1 - 2 * z1) * f["e_z1"] + 3 * u * ds
-        e_da1 = e_dz1 * ds + dz1 * e_ds + 2 * u * dz1 * ds
+        e_da1 = e_dz1 * ds + dz1 * e_ds + 2 * u * dz1 * ds + 2 * tiny
         da1 = dz1 * ds
     ax = np.abs(x)
-    out["W1"] = _gamma(n + 2, um) * (ax.T @ da1) + ax.T @ e_da1
-    out["b1"] = _gamma(n, u) * da1.sum(axis=0) + e_da1.sum(axis=0)
+    out["W1"] = _gamma(n + 2, um) * (ax.T @ da1) + ax.T @ e_da1 + (n + 2) * tiny
+    out["b1"] = _gamma(n, u) * da1.sum(axis=0) + e_da1.sum(axis=0) + n * tiny
     if weight_decay_lambda:
         for w in ("W1", "W2"):
             out[w] = out[w] + 2 * u * weight_decay_lambda * np.abs(p[w]) + u * np.abs(grads[w])
@@ -202,19 +224,37 @@ def step_bound(p0: Mapping[str, np.ndarray], x: np.ndarray, t: np.ndarray, lr: f
                p1: Mapping[str, np.ndarray]) -> StepBound:
     """The first-order rounding bound of a correct step in ``tclass`` (module docstring), with
     ``grads`` the reference's float64 gradients at p0 and ``grads_after`` those at ``p1``
-    (for the loss after the update).  Without :data:`SAFETY`; :meth:`StepBound.scaled` adds it.
+    (for the loss after the update), plus the same bound in float64: the reference rounds too,
+    which in the float64 class is as much as the step judged.  Without :data:`SAFETY`;
+    :meth:`StepBound.scaled` adds it.
     """
+    mine = _step_bound(p0, x, t, lr, activation, loss, weight_decay_lambda, tclass, grads,
+                       grads_after, p1)
+    if tclass == "exact":
+        return mine
+    ref = _step_bound(p0, x, t, lr, activation, loss, weight_decay_lambda, "float64", grads,
+                      grads_after, p1)
+    return StepBound({k: v + ref.grads[k] for k, v in mine.grads.items()},
+                     {k: v + ref.update[k] for k, v in mine.update.items()},
+                     {k: v + ref.loss[k] for k, v in mine.loss.items()}, mine.u)
+
+
+def _step_bound(p0: Mapping[str, np.ndarray], x: np.ndarray, t: np.ndarray, lr: float,
+                activation: str, loss: str, weight_decay_lambda: float, tclass: str,
+                grads: Mapping[str, np.ndarray], grads_after: Mapping[str, np.ndarray],
+                p1: Mapping[str, np.ndarray]) -> StepBound:
     from reference_numpy.functions import CEE_DELTA
 
     u, um = unit_roundoff(tclass)
+    tiny = underflow(tclass)
     delta = CEE_DELTA if loss == "cross_entropy_error" else 0.0
     with np.errstate(all="ignore"):
-        f0 = _forward(p0, x, t, activation, u, um)
-        g_b = _grad_bound(f0, p0, x, activation, u, um, weight_decay_lambda, grads)
-        upd = {k: lr * g_b[k] + 2 * u * lr * np.abs(grads[k]) + u * np.abs(p1[k])
+        f0 = _forward(p0, x, t, activation, u, um, tiny)
+        g_b = _grad_bound(f0, p0, x, activation, u, um, tiny, weight_decay_lambda, grads)
+        upd = {k: lr * g_b[k] + 2 * u * lr * np.abs(grads[k]) + u * np.abs(p1[k]) + 2 * tiny
                for k in g_b}
         before = _loss_bound(f0, p0, u, weight_decay_lambda, delta)
-        f1 = _forward(p1, x, t, activation, u, um)
+        f1 = _forward(p1, x, t, activation, u, um, tiny)
         after = _loss_bound(f1, p1, u, weight_decay_lambda, delta)
         moved = sum(float(np.sum(np.abs(grads_after[k]) * upd[k])) for k in upd)
     return StepBound(g_b, upd, {"before": before, "after": after + moved}, u)
