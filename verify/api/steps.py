@@ -318,15 +318,18 @@ def check_training_step(step: Callable[..., Any], params: Mapping[str, Any], x: 
     ``"cross_entropy_error"`` with δ = 1e-7 - and ``weight_decay_lambda`` as there) taking
     ``p ← p - lr·∇L`` from your parameters' values on the same batch.
 
-    Compared, as ``python -m verify``'s step replay does: the gradients (kind
-    ``"replay_grad"``, when you return them), the update ``p_1 - p_0`` (``"replay_update"``)
-    and the loss (``"replay_loss"``) - by default the loss at the parameters *before* the
-    update, which is what a forward-backward step returns; ``loss_at="after"`` compares the loss
-    after the update, which the book's training loop records.  A failing loss that matches
-    another convention says so in the message.  ``delta``: the δ inside the log of your loss,
-    1e-7 (the book's, the same as ``loss="cross_entropy_error"``) or 0 (exact); the gradients
-    are compared with the book's backprop ``(y - t)/N`` in both, and the verdict's name says
-    which convention was judged.
+    Compared: the gradients (kind ``"replay_grad"``, when you return them), the update
+    ``p_1 - p_0`` (``"replay_update"``) and the loss (``"replay_loss"``), each element within
+    the rounding bound of a correct step in the class judged, derived for this call from its
+    sizes and magnitudes (:mod:`verify.api.step_bound`; not the ``replay_*`` entries measured
+    on 784-50-10, which ``python -m verify`` keeps for its engines) - by default the loss at
+    the parameters *before* the update, which is what a forward-backward step returns;
+    ``loss_at="after"`` compares the loss after the update, which the book's training loop
+    records.  A failing loss that matches another convention says so in the message.
+    ``delta``: the δ inside the log of your loss, 1e-7 (the book's, the same as
+    ``loss="cross_entropy_error"``) or 0 (exact); the gradients are compared with the book's
+    backprop ``(y - t)/N`` in both (not autograd's gradient of a loss with δ, which is
+    δ/(y_t + δ) away), and the verdict's name says which convention was judged.
 
     Your step failing is a verdict, not an exception: raising, returning a parameter of the
     wrong shape (W1 transposed) or type, or writing into ``x`` or ``t`` (which it receives as
