@@ -67,8 +67,10 @@ __all__ = ["C_FN", "SAFETY", "StepBound", "step_bound", "unit_roundoff"]
 #: torch's (SLEEF) within 1 ulp; an ulp is at most 2u, so 4 ulp = 8u covers both.
 C_FN = 8.0
 #: Over the first-order bound: covers the second-order terms (E·E products, 1/(1 - n·u)), which
-#: are below 1e-3 of the bound for n·u < 1e-3 (float32 with n <= 16,000).  The measured largest
-#: |a - e| / bound over the correct cases is written in docs/oracle.md; it is far below 1/SAFETY.
+#: are below 1e-3 of the bound for n·u < 1e-3 (float32 with n <= 16,000), and a term this
+#: derivation may have missed.  Measured (docs/oracle.md): the largest |a - e| / bound over the
+#: correct cases is just under 1/SAFETY, reached by the update, whose u·|p1| (rounding p0 - lr·g
+#: to the dtype, half an ulp) is exact: the first-order bound itself was never exceeded.
 SAFETY = 2.0
 
 
