@@ -10,7 +10,7 @@ check                             compares                                      
 :func:`check_backward`            your VJP (autograd or hand-written) vs the reference   function
 :func:`check_gradient`            your gradient vs float64 central differences          numerical
 :func:`check_optimizer_step`      your optimizer's parameter change vs the book's        update
-:func:`check_training_step`       one TwoLayerNet SGD step: grads, update, loss          replay_*
+:func:`check_training_step`       one TwoLayerNet SGD step: grads, update, loss          derived
 :func:`check_numerical_diff`      your numerical_diff: the notes' numbers, other f       printed
 :func:`check_numerical_gradient`  your numerical_gradient, 1-D/2-D, float32, int x       numerical
 :func:`check_gradient_descent`    your gradient_descent after 1, 2, 10, 100 steps        descent
@@ -28,7 +28,10 @@ tensor passes when, in addition, its relative Frobenius error ``||a - e|| / ||e|
 the class's ``frob`` bound (that catches small systematic errors such as a gradient scaled by
 ``1 + 1e-4``).  NaN and Inf must sit at the same places.  The numbers come from
 :func:`verify.tolerances.tolerance_for` - measured noise of the reference engines times a safety
-factor - for a *tolerance class* and a *kind*.
+factor - for a *tolerance class* and a *kind*.  Two checks derive their bound per element
+instead, because one measured bound cannot fit every size: ``check_gradient`` (central
+differences, :mod:`verify.api.gradient`) and ``check_training_step`` (the rounding of a correct
+step in the class judged, :mod:`verify.api.step_bound`).
 
 The tolerance class is chosen from the *inputs* - the dtype and device your code runs in, the
 parameters' for an optimizer or a training step - unless ``tolerance_class=`` says otherwise:

@@ -267,6 +267,9 @@ class _Run:
     problems: list[tuple[str, str]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     hints: list[str] = field(default_factory=list)
+    #: when set, every observation carries its own per-element bound (``allowed=``) and this
+    #: names the rule in the messages (verify.api.bounded); else the measured table judges
+    rule: str | None = None
     start: float = field(default_factory=time.perf_counter)
     #: insertion position of each observation and each problem, to report the first failure
     _obs_pos: list[int] = field(default_factory=list)
@@ -280,14 +283,26 @@ class _Run:
         if res.passed:
             return True
         for obs, pos in zip(self.observations, self._obs_pos, strict=True):
-            if not judge([obs])[0].passed:
+            if not self._judge([obs])[0].passed:
                 return self._problem_pos[0] < pos
         return True  # pragma: no cover - a failing result has a failing observation
 
+    def _judge(self, observations: list[Observation], seconds: float = 0.0
+               ) -> list[CheckResult]:
+        if self.rule is None:
+            return judge(observations, seconds)
+        from .bounded import judge_bounded
+
+        return judge_bounded(observations, seconds, self.rule)
+
     def observe(self, tclass: str, kind: str, case: str, actual: ArrayLike,
-                expected: ArrayLike, step: int | None = None) -> None:
-        """Add a comparison; a shape mismatch becomes a problem with compare's message."""
+                expected: ArrayLike, step: int | None = None,
+                allowed: np.ndarray | None = None) -> None:
+        """Add a comparison; a shape mismatch becomes a problem with compare's message.
+        ``allowed``: the derived bound of each element, for a run with a ``rule``."""
         _spec(tclass, kind)
+        if (allowed is None) != (self.rule is None):
+            raise AssertionError("allowed= goes with a run that has a rule, and only there")
         a, e = _f64(actual, "actual"), _f64(expected, "expected")
         if a.shape != e.shape:
             tol = Tolerance(f"{tclass}/{kind}", 0.0, 0.0, "shape check")
@@ -297,7 +312,9 @@ class _Run:
             return
         self._obs_pos.append(self._next())
         self.observations.append(Observation(self.check, self.group, self.engine, tclass, kind,
-                                             case, a, e, step=step))
+                                             case, a, e, step=step,
+                                             details={} if allowed is None else
+                                             {"allowed": np.broadcast_to(allowed, e.shape)}))
 
     def problem(self, case: str, message: str) -> None:
         self._problem_pos.append(self._next())
@@ -305,7 +322,7 @@ class _Run:
 
     def result(self) -> CheckResult:
         seconds = time.perf_counter() - self.start
-        rows = judge(self.observations, seconds) if self.observations else []
+        rows = self._judge(self.observations, seconds) if self.observations else []
         if len(rows) > 1:  # pragma: no cover - one check name and engine per run
             raise AssertionError(f"expected one result row, got {len(rows)}")
         if rows:

@@ -28,7 +28,10 @@ from ._common import (
     _plain,
     _Run,
 )
+from .bounded import ratios
 from .diagnosis import agrees, explain, lines
+from .step_bound import describe as bound_rule
+from .step_bound import step_bound
 
 #: Steps an optimizer runs when given one gradient dict (state and step counters matter from
 #: the second step on; a third tells an off-by-one in the counter from a constant factor).
@@ -277,8 +280,9 @@ def _user_array(run: _Run, value: object, shape: tuple[int, ...], case: str,
 
 
 def _reference_step(p0: dict[str, np.ndarray], x: np.ndarray, t: np.ndarray, lr: float,
-                    net_kw: dict[str, Any]) -> tuple[dict, dict, dict[str, float]]:
-    """(grads, update, losses) of one float64 SGD step; losses for every convention."""
+                    net_kw: dict[str, Any]) -> tuple[dict, dict, dict[str, float], dict, dict]:
+    """(grads, update, losses, p1, grads at p1) of one float64 SGD step; losses for every
+    convention."""
     from reference_numpy.networks import TwoLayerNet
 
     i, hdim = p0["W1"].shape
@@ -288,12 +292,13 @@ def _reference_step(p0: dict[str, np.ndarray], x: np.ndarray, t: np.ndarray, lr:
     p1 = {n: p0[n] - lr * grads[n] for n in PARAM_NAMES}
     after = TwoLayerNet(i, hdim, k, params=p1, **net_kw)
     losses = {"before": net.loss(x, t), "after": after.loss(x, t)}
+    grads_after = after.gradient(x, t)
     other = ("cross_entropy_error" if net_kw["loss"] == "softmax_cross_entropy"
              else "softmax_cross_entropy")
     kw2 = {**net_kw, "loss": other}
     losses[f"before/{other}"] = TwoLayerNet(i, hdim, k, params=p0, **kw2).loss(x, t)
     losses[f"after/{other}"] = TwoLayerNet(i, hdim, k, params=p1, **kw2).loss(x, t)
-    return grads, {n: p1[n] - p0[n] for n in PARAM_NAMES}, losses
+    return grads, {n: p1[n] - p0[n] for n in PARAM_NAMES}, losses, p1, grads_after
 
 
 def check_training_step(step: Callable[..., Any], params: Mapping[str, Any], x: object,
@@ -313,15 +318,18 @@ def check_training_step(step: Callable[..., Any], params: Mapping[str, Any], x: 
     ``"cross_entropy_error"`` with δ = 1e-7 - and ``weight_decay_lambda`` as there) taking
     ``p ← p - lr·∇L`` from your parameters' values on the same batch.
 
-    Compared, as ``python -m verify``'s step replay does: the gradients (kind
-    ``"replay_grad"``, when you return them), the update ``p_1 - p_0`` (``"replay_update"``)
-    and the loss (``"replay_loss"``) - by default the loss at the parameters *before* the
-    update, which is what a forward-backward step returns; ``loss_at="after"`` compares the loss
-    after the update, which the book's training loop records.  A failing loss that matches
-    another convention says so in the message.  ``delta``: the δ inside the log of your loss,
-    1e-7 (the book's, the same as ``loss="cross_entropy_error"``) or 0 (exact); the gradients
-    are compared with the book's backprop ``(y - t)/N`` in both, and the verdict's name says
-    which convention was judged.
+    Compared: the gradients (kind ``"replay_grad"``, when you return them), the update
+    ``p_1 - p_0`` (``"replay_update"``) and the loss (``"replay_loss"``), each element within
+    the rounding bound of a correct step in the class judged, derived for this call from its
+    sizes and magnitudes (:mod:`verify.api.step_bound`; not the ``replay_*`` entries measured
+    on 784-50-10, which ``python -m verify`` keeps for its engines) - by default the loss at
+    the parameters *before* the update, which is what a forward-backward step returns;
+    ``loss_at="after"`` compares the loss after the update, which the book's training loop
+    records.  A failing loss that matches another convention says so in the message.
+    ``delta``: the δ inside the log of your loss, 1e-7 (the book's, the same as
+    ``loss="cross_entropy_error"``) or 0 (exact); the gradients are compared with the book's
+    backprop ``(y - t)/N`` in both (not autograd's gradient of a loss with δ, which is
+    δ/(y_t + δ) away), and the verdict's name says which convention was judged.
 
     Your step failing is a verdict, not an exception: raising, returning a parameter of the
     wrong shape (W1 transposed) or type, or writing into ``x`` or ``t`` (which it receives as
@@ -360,10 +368,16 @@ def check_training_step(step: Callable[..., Any], params: Mapping[str, Any], x: 
     t64 = t_arr.astype(np.float64) if t_arr.dtype.kind in "bf" else t_arr.astype(np.int64)
     net_kw = {"activation": activation, "loss": loss, "weight_decay_lambda": weight_decay_lambda}
     with np.errstate(all="ignore"):
-        r_grads, r_update, r_losses = _reference_step(p0, x64, t64, float(lr), net_kw)
+        r_grads, r_update, r_losses, r_p1, r_grads1 = _reference_step(p0, x64, t64, float(lr),
+                                                                      net_kw)
     work = {k: frame.clone(v) for k, v in params.items()}
     title = "TwoLayerNet SGD step" + (f", {convention}" if convention else "")
-    run = _Run(title, "training", engine=frame.engine)
+    # The bound of a correct step in the class judged, derived from this very step (its sizes,
+    # magnitudes and cancellations; verify.api.step_bound), not a table entry.
+    tclass0 = tclass_given or _class_of(None, frame, matmul=True)
+    bound = step_bound(p0, x64, t64, float(lr), **net_kw, tclass=tclass0, grads=r_grads,
+                       grads_after=r_grads1, p1=r_p1).scaled()
+    run = _Run(title, "training", engine=frame.engine, rule=bound_rule(tclass0))
     run.details.update({"lr": float(lr), "batch": int(x64.shape[0]), "loss_at": loss_at})
     if convention:
         run.details["convention"] = convention
@@ -421,8 +435,9 @@ def check_training_step(step: Callable[..., Any], params: Mapping[str, Any], x: 
                 continue
             got = _user_array(run, u_grads[k], p0[k].shape, f"grad {k}", f"grads[{k!r}]")
             if got is not None and not changed(u_grads[k], f"grads[{k!r}]", f"grad {k}"):
-                run.observe(tclass_of(u_grads[k]), "replay_grad", f"grad {k}", got, r_grads[k])
-                seen["grads"][k] = (got, tclass_of(u_grads[k]))
+                run.observe(tclass_of(u_grads[k]), "replay_grad", f"grad {k}", got, r_grads[k],
+                            allowed=bound.grads[k])
+                seen["grads"][k] = (got, bound.grads[k])
     for k in PARAM_NAMES:
         if k not in new:
             run.problem(f"update {k}", "missing from the returned parameters")
@@ -430,8 +445,8 @@ def check_training_step(step: Callable[..., Any], params: Mapping[str, Any], x: 
         got = _user_array(run, new[k], p0[k].shape, f"update {k}", f"new params[{k!r}]")
         if got is not None and not changed(new[k], f"new params[{k!r}]", f"update {k}"):
             run.observe(tclass_of(new[k]), "replay_update", f"update {k}", got - p0[k],
-                        r_update[k])
-            seen["update"][k] = (got - p0[k], tclass_of(new[k]))
+                        r_update[k], allowed=bound.update[k])
+            seen["update"][k] = (got - p0[k], bound.update[k])
     if u_loss is not None:
         try:
             tclass = tclass_of(u_loss)
@@ -444,8 +459,9 @@ def check_training_step(step: Callable[..., Any], params: Mapping[str, Any], x: 
             return run.result()
         if not changed(u_loss, "the loss", "loss"):
             run.observe(tclass, "replay_loss", f"loss {loss_at} the update", got,
-                        np.atleast_1d(r_losses[loss_at]))
-            seen["loss"] = (got, tclass)
+                        np.atleast_1d(r_losses[loss_at]),
+                        allowed=np.atleast_1d(bound.loss[loss_at]))
+            seen["loss"] = (got, max(bound.loss.values()))
     result = run.result()
     if not result.passed:
         exact = loss == "softmax_cross_entropy"
@@ -500,22 +516,26 @@ def _diagnose_step(result: CheckResult, ctx: Mapping[str, Any], seen: Mapping[st
 
     def matches(cand: Mapping[str, Any]) -> bool:
         """Every part the variant gives agrees, and one of them fails against the reference
-        (a variant the verdict's class cannot tell from the reference explains nothing)."""
+        (a variant the verdict's bound cannot tell from the reference explains nothing).
+
+        A variant's own rounding is that of the same sums at its own scale (gradients N times
+        larger without 1/N), so the bound grows with the variant's largest value over the
+        reference's where that is larger."""
         explains = False
         for part, values in cand.items():
             if part == "loss":
                 if "loss" not in seen:
                     return False
-                got, tclass = seen["loss"]
-                if not agrees(tclass, "replay_loss", got, values):
+                got, allowed = seen["loss"]
+                pairs = [(got, np.atleast_1d(values), np.atleast_1d(reference["loss"]),
+                          np.atleast_1d(allowed))]
+            else:
+                pairs = [(got, values[k], reference[part][k], allowed)
+                         for k, (got, allowed) in seen[part].items()]
+            for got, v, ref, allowed in pairs:
+                if not _fits(got, v, _at_scale_of(allowed, v, ref)):
                     return False
-                explains |= not agrees(tclass, "replay_loss", got, reference["loss"])
-                continue
-            kind = f"replay_{'grad' if part == 'grads' else part}"
-            for k, (got, tclass) in seen[part].items():
-                if not agrees(tclass, kind, got, values[k]):
-                    return False
-                explains |= not agrees(tclass, kind, got, reference[part][k])
+                explains |= not _fits(got, ref, allowed)
         return explains
 
     found = explain("training_step", [("step", ctx, True)], lambda _, cand: matches(cand))
@@ -525,6 +545,25 @@ def _diagnose_step(result: CheckResult, ctx: Mapping[str, Any], seen: Mapping[st
             only_loss = f.variant.name.startswith("loss ")
             result.message = "\n".join([result.message,
                                         *lines([f], "loss" if only_loss else "step")])
+
+
+def _fits(actual: np.ndarray, expected: np.ndarray, allowed: np.ndarray) -> bool:
+    a, e = np.atleast_1d(np.asarray(actual)), np.atleast_1d(np.asarray(expected))
+    return a.shape == e.shape and bool(np.all(ratios(a, e, allowed) <= 1))
+
+
+def _at_scale_of(allowed: np.ndarray, cand: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``allowed`` times max|cand| / max|ref| when the candidate is the larger (transposed
+    candidates take the bound's largest element)."""
+    c = np.abs(np.asarray(cand, dtype=np.float64))
+    r = np.abs(np.asarray(ref, dtype=np.float64))
+    with np.errstate(all="ignore"):
+        scale = max(float(np.nanmax(c)) / float(np.nanmax(r)), 1.0) if c.size and r.size and \
+            np.nanmax(r) > 0 else 1.0
+    b = np.asarray(allowed, dtype=np.float64)
+    if b.shape != c.shape:
+        b = np.full(c.shape, float(np.max(b)) if b.size else 0.0)
+    return scale * b if np.isfinite(scale) else np.full(c.shape, np.inf)
 
 
 def _copy_like(v: object) -> object:
