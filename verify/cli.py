@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay-all", action="store_true",
                    help="training: replay every step (default: steps 0-999, then every 10th)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--fail-fast", action="store_true",
+                   help="stop after the first check group with a failure (reports still "
+                   "written, exit status 1)")
     return p
 
 
@@ -127,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     with _guard(engines, args.allow_tf32):
         checks: list[CheckResult] = [*_precision_checks(engines, args.allow_tf32)]
         for g in groups:
+            if args.fail_fast and not all(c.passed for c in checks):
+                break  # the failure is known: the remaining groups would only cost time
             with prog.stage(f"{g} checks", unit="checks") as st:
                 new = run_groups(ctx, [g])
                 st.advance(len(new))
