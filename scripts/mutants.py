@@ -19,6 +19,7 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -125,10 +126,18 @@ def judge(tree: Path, timeout: float, extra: list[str]) -> dict:
     if fails:
         how, why = "check", fails[0]
     else:
-        tail = [ln.strip() for ln in err.splitlines() if ln.strip()]
-        how, why = "crash", (tail[-1] if tail else f"exit status {p.returncode}")
+        how, why = "crash", _exception_line(err) or f"exit status {p.returncode}"
     return {"status": "killed", "how": how, "rc": p.returncode, "seconds": secs,
             "why": " ".join(why.split())[:240]}
+
+
+def _exception_line(stderr: str) -> str:
+    """The traceback's last ``SomeError: message`` line (a message can span lines, e.g. one
+    that prints a tensor), else the last line."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    found = [ln for ln in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b:?",
+                                            ln)]
+    return (found or lines or [""])[-1]
 
 
 def summarize(results: dict) -> dict:

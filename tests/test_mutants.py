@@ -180,3 +180,10 @@ def test_targets_exist_and_include_both_engines_and_the_data_layer():
     assert {"reference_numpy/idx.py", "reference_numpy/mnist_files.py",
             "reference_torch/distributed.py", "reference_torch/fastpath.py"} <= set(
         mutants.TARGETS)
+
+
+def test_a_crash_is_summed_up_by_its_exception_line():
+    mutants = _load("mutants")
+    err = "Traceback (most recent call last):\n  File 'x'\nValueError: bad thing\n[ 0.1,\n 0.2]\n"
+    assert mutants._exception_line(err) == "ValueError: bad thing"
+    assert mutants._exception_line("Killed\n") == "Killed"
