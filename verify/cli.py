@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "run's curves, counts and fingerprints (for `compare` and --against)")
     p.add_argument("--against", metavar="PATH", help="after the run, compare it with a run "
                    "saved by --save (exit 1 if they differ, 2 if PATH is not such a record)")
+    p.add_argument("--fail-fast", action="store_true",
+                   help="stop after the first check group with a failure (reports still "
+                   "written, exit status 1)")
     return p
 
 
@@ -144,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     with _guard(engines, args.allow_tf32):
         checks: list[CheckResult] = [*_precision_checks(engines, args.allow_tf32)]
         for g in groups:
+            if args.fail_fast and not all(c.passed for c in checks):
+                break  # the failure is known: the remaining groups would only cost time
             with prog.stage(f"{g} checks", unit="checks") as st:
                 new = run_groups(ctx, [g])
                 st.advance(len(new))
