@@ -336,3 +336,17 @@ def test_fused_step_at_extreme_logits_sees_a_bug_in_one_engine(engines, mnist_di
     results = [r for r in run_groups(_ctx(engines, mnist_dir, seed=7), ["gradients"])
                if r.name.startswith("fused step at extreme logits")]
     assert results and {r.name for r in results if not r.passed} == want
+
+
+def test_the_books_delta_loss_network_sees_a_delta_sign_bug_in_torch(engines, mnist_dir,
+                                                                    monkeypatch):
+    """TwoLayerNet(loss="cross_entropy_error"): log(y - δ) in torch's loss fails its row."""
+    from reference_torch import networks as tn
+
+    monkeypatch.setattr(tn, "CEE_DELTA", -1e-7)
+    results = run_groups(_ctx(engines, mnist_dir), ["gradients"])
+    failed = {r.name for r in results if not r.passed}
+    assert {f"TwoLayerNet loss ({e.name})" for e in engines
+            if e.framework == "torch" and e.dtype == "float64"} <= failed
+    assert all("cross_entropy_error" in r.where for r in results
+               if not r.passed and r.name.startswith("TwoLayerNet loss"))
