@@ -51,7 +51,8 @@ def block(report: dict) -> str:
         f"{env['data'].split(' from ')[0]}) on {env.get('machine', '?')} with "
         f"{env.get('cpu_count', '?')} cores, nnparity {report['producer']['version']} "
         f"({report['producer']['commit']}): **{summ['passed']} of {summ['total']} checks "
-        f"passed** in {_fmt_seconds(summ['seconds'])} (by group: {per_group}).",
+        f"passed** in {_fmt_seconds(env.get('seconds', summ['seconds']))} wall "
+        f"(by group: {per_group}).",
         f"Golden trajectory: {env.get('golden', 'not recorded')}.",
     ]
     if not env.get("quick"):
@@ -74,9 +75,9 @@ def training_table(report: dict) -> list[str]:
     curves = _by_candidate(report, "free-running loss curve")
     replays = _by_candidate(report, "step replay (restart from reference each step)")
     flips = _by_candidate(report, "accuracy curves via prediction flips")
-    rows = ["| candidate vs the float64 reference | free-running loss: worst relative difference "
-            "(where) | step replay: worst relative difference (where) | prediction flips | "
-            "final test accuracy (reference) |",
+    rows = ["| candidate vs the float64 reference | free-running loss: max relative difference "
+            "(the step closest to its band) | step replay: max relative difference (the worst "
+            "step and tensor) | prediction flips | final test accuracy (reference) |",
             "|---|---|---|---|---|"]
     for name, curve in curves.items():
         rep = replays.get(name.split(",")[0]) if "," not in name else None

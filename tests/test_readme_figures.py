@@ -46,7 +46,7 @@ def _report(quick: bool) -> dict:
 def test_quick_block_has_counts_and_no_table():
     text = rf.block(_report(quick=True))
     assert text.startswith(rf.BEGIN) and text.endswith(rf.END)
-    assert "**6 of 6 checks passed** in 1 min 5 s" in text
+    assert "**6 of 6 checks passed** in 1 min 5 s wall" in text
     assert "by group: losses 1, training 5" in text and "|---|" not in text
 
 
