@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -430,3 +431,19 @@ def test_a_new_format_is_one_registry_entry(tmp_path, monkeypatch):
     assert (out / "checks.csv").read_text().splitlines()[0] == "grad W1"
     args = cli.build_parser().parse_args(["losses", "--csv", str(tmp_path / "x.csv")])
     assert args.csv == str(tmp_path / "x.csv")
+
+
+@pytest.mark.parametrize("width", [8, 12, 14, 20, 40])
+def test_wrapped_cells_break_between_parts_not_inside_them(width):
+    """Engine names break after '/', tolerances after '=', and a piece is cut only when it is
+    longer than the whole column (at 80 columns the table once showed 'torch/cpu/flo' 'at64')."""
+    from verify.report.table import _wrap
+
+    text = "sgd (one step) (torch/cpu/float64) float64 (rtol=8e-14, atol=9.13384e-17)"
+    lines = _wrap(text, width)
+    assert all(len(ln) <= width for ln in lines)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    pieces = [p for w in text.split() for p in re.split(r"(?<=[/=])", w) if p]
+    for p in pieces:
+        if len(p) <= width:
+            assert any(p in ln for ln in lines), (p, lines)

@@ -4,6 +4,7 @@ Markdown writer shares with it."""
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import textwrap
 
@@ -57,6 +58,34 @@ def _fit(widths: list[int], limit: int) -> list[int]:
     return widths
 
 
+#: Where a wrapped cell may break besides spaces: after a slash or an equals sign, so an engine
+#: name (torch/cpu/float64) or a tolerance (atol=...) breaks between its parts, not mid-word.
+_BREAK_AFTER = re.compile(r"(?<=[/=])(?=\S)")
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width``: broken at spaces, then after '/' or '=', and only
+    a piece longer than the whole width is cut inside."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        pieces = _BREAK_AFTER.split(word)
+        for j, piece in enumerate(pieces):
+            sep = " " if (line and j == 0) else ""
+            if len(line) + len(sep) + len(piece) <= width:
+                line += sep + piece
+                continue
+            if line:
+                lines.append(line)
+            while len(piece) > width:
+                lines.append(piece[:width])
+                piece = piece[width:]
+            line = piece
+    if line:
+        lines.append(line)
+    return lines or [""]
+
+
 def format_table(report: Report, *, color: bool = False, width: int | None = None) -> str:
     """The terminal view: an aligned table, the failing checks' messages, then a summary line.
 
@@ -84,7 +113,7 @@ def format_table(report: Report, *, color: bool = False, width: int | None = Non
     right = {2}  # numbers right-aligned
 
     def fmt_row(row: tuple[str, ...], paint: bool) -> list[str]:
-        parts = [textwrap.wrap(cell, w) or [""] if i in _WRAPPED else [cell]
+        parts = [_wrap(cell, w) if i in _WRAPPED else [cell]
                  for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
         out = []
         for k in range(max(len(p) for p in parts)):
