@@ -179,7 +179,9 @@ def prepare_torchvision_root(
         dst = raw / name[: -len(".gz")]
         if _is_gzip(src):
             if dst.is_symlink() or not (dst.is_file() and _sha256_raw(dst) == expected):
-                dst.unlink(missing_ok=True)
+                # No unlink first: os.replace swaps the name atomically (a symlink included),
+                # while an unlink could delete the file another process (a second torchrun
+                # rank) had just put there, which then vanished under its stat().
                 _decompress_into(src, dst, expected)
             continue
         # Already uncompressed: link to it (after checking it, as the NumPy loader would).
