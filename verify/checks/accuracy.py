@@ -27,7 +27,7 @@ def _sigmoid(a: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-a))
 
 
-def _logits(p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+def logits(p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     return _sigmoid(x @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
 
 
@@ -53,7 +53,7 @@ def forward_error_bound(p: dict[str, np.ndarray], x: np.ndarray, unit_roundoff: 
 
 def _unambiguous(p: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     """Rows whose top-two margin exceeds twice float32's forward error bound."""
-    a2 = _logits(p, x)
+    a2 = logits(p, x)
     top2 = np.sort(a2, axis=1)[:, -2:]
     bound = forward_error_bound(p, x, float(np.finfo(np.float32).eps) / 2)
     return (top2[:, 1] - top2[:, 0]) > 2 * bound
@@ -83,7 +83,7 @@ def _cases(ctx: Context) -> list[tuple[str, dict[str, np.ndarray], np.ndarray, n
 def observe(ctx: Context) -> list[Observation]:
     obs: list[Observation] = []
     for case, p, x, labels in _cases(ctx):
-        predicted = np.argmax(_logits(p, x), axis=1)
+        predicted = np.argmax(logits(p, x), axis=1)
         if case.startswith("ties"):
             predicted = np.full(len(x), 3)  # the definition, not a computation that could tie
         correct = int(np.count_nonzero(predicted == labels))

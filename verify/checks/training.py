@@ -29,7 +29,7 @@ from ..compare import bound_ratio
 from ..observe import Observation
 from ..plans import LEARNING_RATE, training_plan
 from ..tolerances import tolerance_for
-from . import distributed
+from . import accuracy, distributed
 from .context import Context, r32
 
 if TYPE_CHECKING:
@@ -214,9 +214,7 @@ def _progress(ctx: Context, it, desc: str):
 
 
 def _predictions(params: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    a1 = x @ params["W1"] + params["b1"]
-    z1 = 1 / (1 + np.exp(-a1))
-    return np.argmax(z1 @ params["W2"] + params["b2"], axis=1)
+    return np.argmax(accuracy.logits(params, x), axis=1)
 
 
 def free_running(ctx: Context, plan: TrainPlan, data: Data,
