@@ -152,7 +152,7 @@ def false_alarms(seed: int, count: int, dtype: type, *, declare_smooth: bool = F
 
 
 def planted(seed: int, count: int, dtype: type, errors: list[float], *,
-            declare_smooth: bool = False) -> dict[str, np.ndarray]:
+            declare_smooth: bool = False) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """Fraction of cases where a gradient scaled by 1 + e fails, for each e (same bound), for
     the exact loss and for δ in the log (judged with delta=, whose allowance dominates)."""
     keys = [f"{a}, {b}" for a in ("exact loss", "delta=1e-7") for b in ("smooth", "ReLU")]
@@ -180,7 +180,7 @@ def planted(seed: int, count: int, dtype: type, errors: list[float], *,
         for j, e in enumerate(errors):
             if any(np.any(np.abs(a * (1 + e) - d) > b) for a, d, b in parts):
                 caught[key][j] += 1
-    return {k: v / max(seen[k], 1) for k, v in caught.items()}
+    return {k: v / max(seen[k], 1) for k, v in caught.items()}, seen
 
 
 def _e(values: list[float]) -> str:
@@ -192,18 +192,26 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=10_000, help="correct cases, over both dtypes")
     ap.add_argument("--planted", type=int, default=600, help="cases per dtype for detection")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    ap.add_argument("--json", metavar="PATH", help="also write the figures there (for "
+                    "scripts/oracle_figures.py, which puts them in the README)")
+    argv = sys.argv[1:]
+    args = ap.parse_args(argv)
     start = time.perf_counter()
     errors = [10.0 ** k for k in np.arange(-10, -0.5, 0.5)]
+    results: dict[str, list[dict]] = {"false_alarms": [], "detection": []}
     for declare_smooth in (False, True):
         how = ("kinks=False for the smooth nets (declared)" if declare_smooth
                else "defaults (kinks=True)")
+        short = "kinks=False declared for smooth nets" if declare_smooth else "defaults"
         print(f"== {how}", flush=True)
         total = 0
         for dtype in (np.float64, np.float32):
             n = args.cases // 2
             count, alarms = false_alarms(args.seed, n, dtype, declare_smooth=declare_smooth)
             total += count
+            results["false_alarms"].append({"how": short, "dtype": np.dtype(dtype).name,
+                                            "cases": n, "alarms": count,
+                                            "redrawn": cases.redrawn})
             print(f"{np.dtype(dtype).name}: {count} false alarms over {n} correct cases "
                   f"({cases.redrawn} δ draws outside y_t >= {MIN_PROB_FOR_DELTA:.3g} redrawn)",
                   flush=True)
@@ -212,17 +220,25 @@ def main() -> None:
         print(f"total: {total} false alarms over {2 * (args.cases // 2)} correct cases "
               f"({time.perf_counter() - start:.0f} s)", flush=True)
         for dtype in (np.float64, np.float32):
-            found = planted(args.seed, args.planted, dtype, errors,
-                            declare_smooth=declare_smooth)
+            found, seen = planted(args.seed, args.planted, dtype, errors,
+                                  declare_smooth=declare_smooth)
             for key, frac in found.items():
                 row = "  ".join(f"{e:.0e}:{f:.2f}" for e, f in zip(errors, frac, strict=True))
                 every = [e for e, f in zip(errors, frac, strict=True) if f == 1.0]
                 half = [e for e, f in zip(errors, frac, strict=True) if f >= 0.5]
                 most = [e for e, f in zip(errors, frac, strict=True) if f >= 0.9]
                 name = np.dtype(dtype).name
+                results["detection"].append({
+                    "how": short, "dtype": name, "key": key, "cases": seen[key],
+                    "half": min(half, default=None), "most": min(most, default=None),
+                    "every": min(every, default=None)})
                 print(f"{name}, {key}: planted 1+e, fraction caught: {row}")
                 print(f"{name}, {key}: smallest e caught in every case {_e(every)}, in 90% "
                       f"{_e(most)}, in half {_e(half)}", flush=True)
+    if args.json:
+        from oracle_figures import save
+
+        print(f"wrote {save(args.json, argv, start, results)}")
 
 
 if __name__ == "__main__":

@@ -67,7 +67,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, default=1000, help="correct cases, over both dtypes")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    ap.add_argument("--json", metavar="PATH", help="also write the figures there (for "
+                    "scripts/oracle_figures.py, which puts them in the README)")
+    argv = sys.argv[1:]
+    args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     start = time.perf_counter()
     alarms: dict[str, list[int]] = {}
@@ -112,6 +115,18 @@ def main() -> None:
             bad.AdamCounterPerKey().update, "adam", params, grads).passed
     for k, v in caught.items():
         print(f"planted ({k}), one key and one grads dict given, defaults: caught {v} / {n_bug}")
+    if args.json:
+        from oracle_figures import save
+
+        per_dtype = [{"dtype": d, "cases": sum(n for key, (_, n) in alarms.items()
+                                               if key.endswith(d)),
+                      "alarms": sum(a for key, (a, _) in alarms.items() if key.endswith(d))}
+                     for d in ("float64", "float32")]
+        bugs = {"fresh state": "Adam with its state rebuilt on every call",
+                "counter per key": "Adam advancing its step counter once per key"}
+        planted_rows = [{"bug": bugs[k], "cases": n_bug, "caught": v} for k, v in caught.items()]
+        path = save(args.json, argv, start, {"false_alarms": per_dtype, "planted": planted_rows})
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ def describe(c: dict) -> str:
             f"after={c['after']} t={'one-hot' if np.ndim(c['t']) == 2 else 'labels'}")
 
 
-def false_alarms(seed: int, count: int) -> None:
+def false_alarms(seed: int, count: int) -> list[dict]:
     rng = np.random.default_rng([seed, 31])
     alarms, worst, worst_case = [], 0.0, ""
     by: dict[str, list[float]] = {}
@@ -217,12 +217,20 @@ def false_alarms(seed: int, count: int) -> None:
     print(f"largest |a-e|/bound (bound with safety included): {worst:.3g}: {worst_case}")
     for j, d, lines in alarms[:10]:
         print(f"  case {j} {d}:", *lines, sep="\n    ")
+    rows = []
+    for dtype in ("float64", "float32"):
+        ratios = [r for key, rs in by.items() if key.startswith(dtype) for r in rs]
+        rows.append({"dtype": dtype, "cases": len(ratios),
+                     "alarms": sum(1 for _, d, _ in alarms if d.startswith(dtype)),
+                     "worst_ratio": max(ratios, default=0.0)})
+    return rows
 
 
-def planted(seed: int, count: int) -> None:
+def planted(seed: int, count: int) -> list[dict]:
     grids = {"float64": [10.0 ** e for e in range(-14, -5)],
              "float32": [1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]}
     np.seterr(all="ignore")
+    rows = []
     for dtype, grid in grids.items():
         rng = np.random.default_rng([seed, 32, len(dtype)])
         caught = {"gradients × (1+e)": np.zeros(len(grid)), "lr × (1+e)": np.zeros(len(grid))}
@@ -235,11 +243,16 @@ def planted(seed: int, count: int) -> None:
             frac = hits / count
             row = "  ".join(f"{e:.0e}:{f:.2f}" for e, f in zip(grid, frac, strict=True))
             print(f"{dtype}, {what}: fraction caught: {row}")
-            for level, name in ((1.0, "every case"), (0.9, "90%"), (0.5, "half")):
+            row = {"dtype": dtype, "what": what, "cases": count}
+            for level, name, key in ((1.0, "every case", "every"), (0.9, "90%", "most"),
+                                     (0.5, "half", "half")):
                 hit = [e for e, f in zip(grid, frac, strict=True) if f >= level]
+                row[key] = min(hit, default=None)
                 print(f"  smallest e caught in {name}: {min(hit):.0e}" if hit else
                       f"  none caught in {name} up to {grid[-1]:.0e}")
+            rows.append(row)
             print(flush=True)
+    return rows
 
 
 def main() -> None:
@@ -247,13 +260,18 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=10_000, help="correct cases (both dtypes)")
     ap.add_argument("--planted", type=int, default=300, help="cases per dtype for detection")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    ap.add_argument("--json", metavar="PATH", help="also write the figures there (for "
+                    "scripts/oracle_figures.py, which puts them in the README)")
+    argv = sys.argv[1:]
+    args = ap.parse_args(argv)
     start = time.perf_counter()
-    if args.cases:
-        false_alarms(args.seed, args.cases)
-    if args.planted:
-        planted(args.seed, args.planted)
+    results = {"false_alarms": false_alarms(args.seed, args.cases) if args.cases else [],
+               "detection": planted(args.seed, args.planted) if args.planted else []}
     print(f"({time.perf_counter() - start:.0f} s)")
+    if args.json:
+        from oracle_figures import save
+
+        print(f"wrote {save(args.json, argv, start, results)}")
 
 
 if __name__ == "__main__":
