@@ -160,6 +160,20 @@ def test_curves_are_observations_judged_by_the_band():
     assert not short.passed and "iteration 299" in short.message
 
 
+def test_a_nan_curve_is_a_failed_verdict():
+    """A candidate whose loss became NaN (at some steps or all) fails with its iteration."""
+    from verify.observe import judge
+
+    ref = 2.3 * np.exp(-np.arange(50) / 10) + 0.1
+    late = ref.copy()
+    late[20:] = np.nan
+    some, every = judge([_curve_obs("late", late, ref), _curve_obs("all", ref * np.nan, ref)])
+    assert not some.passed and some.first_divergence_step == 20
+    assert "leaves the band at iteration 20: nan" in some.message
+    assert not every.passed and every.first_divergence_step == 0
+    assert every.max_abs_err == np.inf
+
+
 def test_flips_observation_counts_flips_and_changes_of_correct_counts():
     from verify.observe import Observation, judge
 
@@ -350,3 +364,19 @@ def test_the_books_delta_loss_network_sees_a_delta_sign_bug_in_torch(engines, mn
             if e.framework == "torch" and e.dtype == "float64"} <= failed
     assert all("cross_entropy_error" in r.where for r in results
                if not r.passed and r.name.startswith("TwoLayerNet loss"))
+
+
+def test_quick_replays_a_subset_of_the_default_steps():
+    """--quick replays fewer steps one by one; its steps are among the default's (whose noise
+    the replay tolerances were measured on), and calibration keeps the default's."""
+    from verify.checks.training import replay_prefix, replay_steps
+
+    quick, default = Context(engines=[], quick=True), Context(engines=[])
+    calib = Context(engines=[], quick=True, calibration=True)
+    assert replay_prefix(quick) < replay_prefix(default) == replay_prefix(calib)
+    for n in (10, 299, 1300, 10_000):
+        q = replay_steps(n, full=replay_prefix(quick))
+        d = replay_steps(n, full=replay_prefix(default))
+        assert set(q) <= set(d) and q == sorted(q) and q[:10] == list(range(min(n, 10)))
+        assert replay_steps(n, replay_all=True, full=replay_prefix(quick)) == list(range(n))
+    assert len(replay_steps(1300, full=replay_prefix(quick))) == 300 + 100

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import pytest
 import torch
 
@@ -45,8 +46,34 @@ def test_every_regime_passes_on_the_references(engines, mnist_dir):
     failed = [r for r in results if not r.passed]
     assert not failed, "\n\n".join(f"{r.name}: {r.message}" for r in failed)
     # per regime and candidate: a replay, a curve and an accuracy row (+ early stopping's and
-    # dropout's test-time logits)
-    assert len(results) == len(engines) * (3 * len(regimes.REGIMES) + 2)
+    # dropout's test-time logits); per plain-SGD regime, the fast path's curve and accuracy rows
+    # (+ early stopping's) for the reference's engine and each candidate
+    fast = sum(2 + (r.early_stopping is not None) for r in regimes.REGIMES
+               if r.optimizer == "sgd" and not r.weight_decay)
+    assert len(results) == len(engines) * (3 * len(regimes.REGIMES) + 2) + (
+        len(engines) + 1) * fast
+    assert sum("train's default: fused" in r.name for r in results) == (len(engines) + 1) * fast
+
+
+def test_fast_paths_see_a_dropout_scaling_bug_in_the_numpy_fused_step(engines, mnist_dir,
+                                                                      monkeypatch):
+    """The fused step's h = z1 * mask written as z1 / mask (a generated mutant the eager rows
+    cannot see): NumPy's fast-path rows fail, as verdicts; torch's and every eager row pass."""
+    import reference_numpy.fastpath as np_fastpath
+
+    orig = np_fastpath.forward_fused
+
+    def divides(net, params, x, scale):
+        with np.errstate(divide="ignore"):
+            return orig(net, params, x, None if scale is None else np.divide(1.0, scale))
+
+    monkeypatch.setattr(np_fastpath, "forward_fused", divides)
+    results = _run(engines, mnist_dir, ("dropout",))
+    fused = [r for r in results if "train's default" in r.name]
+    bad = [r for r in fused if r.name.split("(")[-1].startswith("numpy")]
+    assert bad and not any(r.passed for r in bad) and all(r.message for r in bad)
+    assert all(r.passed for r in results if r not in bad), [
+        r.name for r in results if r not in bad and not r.passed]
 
 
 # --------------------------------------------------------------------------- planted bugs

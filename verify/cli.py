@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-tf32", action="store_true",
                    help="declare TF32: judge float32 with the tf32 class instead of failing")
     p.add_argument("--replay-all", action="store_true",
-                   help="training: replay every step (default: steps 0-999, then every 10th)")
+                   help="training: replay every step (default: steps 0-999, with --quick 0-299, "
+                        "then every 10th)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--save", metavar="PATH", help="record this run: the JSON report with the "
                    "run's curves, counts and fingerprints (for `compare` and --against)")

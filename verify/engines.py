@@ -140,6 +140,10 @@ class Engine:
     def to_labels(self, t: np.ndarray) -> Array:
         return np.asarray(t)
 
+    def to_targets(self, t: np.ndarray) -> Array:
+        """Labels (1-D) as the engine's labels; one-hot or soft targets (2-D) as its arrays."""
+        return self.to_labels(t) if np.ndim(t) == 1 else self.to(t)
+
     def back(self, a: Array | float) -> np.ndarray:
         return to_numpy(a, "a", copy=True)  # a copy: callers keep snapshots of live params
 
@@ -187,13 +191,13 @@ class Engine:
     def net_loss(self, net: EngineNet, x: np.ndarray, t: np.ndarray,
                  mask: np.ndarray | None = None) -> float:
         m = None if mask is None else self.to(mask)
-        return float(self.back(net.loss(self.to(x), self.to_labels(t), m)))
+        return float(self.back(net.loss(self.to(x), self.to_targets(t), m)))
 
     def net_gradients(self, net: EngineNet, x: np.ndarray, t: np.ndarray, kind: str,
                       mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """kind: "backprop", "autograd" (torch), "numerical" (central differences)."""
         m = None if mask is None else self.to(mask)
-        xs, ts = self.to(x), self.to_labels(t)
+        xs, ts = self.to(x), self.to_targets(t)
         if kind == "backprop":
             g = net.gradient(xs, ts, m)
         elif kind == "autograd":

@@ -130,12 +130,14 @@ def _curve(obs: Observation) -> CheckResult:
     a = np.asarray(obs.actual, dtype=np.float64)
     e = np.asarray(obs.expected, dtype=np.float64)
     n = min(len(a), len(e))
-    rel = np.abs(a[:n] - e[:n]) / np.abs(e[:n])
+    diff = np.abs(a[:n] - e[:n])
+    diff[np.isnan(diff)] = np.inf  # a NaN loss is as far from the reference as can be
+    rel = diff / np.abs(e[:n])
     band = curve_band(obs.tclass, np.arange(n), obs.kind, obs.details.get("band"))
     bad = np.flatnonzero(~(rel <= band))
     first = int(bad[0]) if bad.size else None
     passed = first is None and len(a) == len(e)
-    worst = int(np.nanargmax(rel / band)) if n else 0
+    worst = int(np.argmax(rel / band)) if n else 0
     msg = ""
     if not passed:
         i = first if first is not None else n
@@ -145,7 +147,7 @@ def _curve(obs: Observation) -> CheckResult:
                f"{rel[i] if i < n else np.inf:.3g}, band {band[min(i, n - 1)]:.3g} at that step)")
     return CheckResult(
         name=f"{obs.check} ({obs.engine})", group=obs.group, passed=passed,
-        max_abs_err=float(np.max(np.abs(a[:n] - e[:n]))) if n else 0.0,
+        max_abs_err=float(np.max(diff)) if n else 0.0,
         max_rel_err=float(np.max(rel)) if n else 0.0,
         where=f"iteration {worst}", tolerance_class=obs.tclass,
         rtol=float(band[worst]) if n else 0.0, atol=0.0, first_divergence_step=first,

@@ -42,9 +42,12 @@ def _distributions(ctx: Context) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     sparse[:, 0] += 0.1  # no empty row
     peaked = np.full((6, k), 1e-9)
     peaked[np.arange(6), rng.integers(0, k, 6)] = 1.0
+    # q = 0 only where p = 0: every term 0·log 0 is 0, so H(p, q) is finite.
+    q_zeros = np.where((sparse == 0) & (rng.random((6, k)) < 0.5), 0.0, rng.random((6, k)) + 0.1)
     return {
         "typical": (p, q),
         "zeros in p": (rows(sparse), q),
+        "zeros in p and q (0 log 0)": (rows(sparse), rows(q_zeros)),
         "q near 0 where p is not": (p, rows(peaked)),
         "q = p (KL = 0)": (p, p.copy()),
     }

@@ -43,12 +43,17 @@ def configs(ctx: Context) -> list[dict]:
         # reference's own check against central differences uses kind numerical_delta.
         dict(name="12-7-4 sigmoid, the book's cross_entropy_error (δ = 1e-7)",
              sizes=(12, 7, 4), std=0.8, loss="cross_entropy_error"),
+        # One-hot targets take the loss's other branch, Σ t·log(y + δ), in both engines.
+        dict(name="12-7-4 sigmoid, the book's cross_entropy_error (δ = 1e-7), one-hot targets",
+             sizes=(12, 7, 4), std=0.8, loss="cross_entropy_error", one_hot=True),
     ]
     for i, c in enumerate(out):
         if "x" not in c:
             r = ctx.rng(20 + i)
             c["x"] = r.standard_normal((7, c["sizes"][0]))
             c["t"] = r.integers(0, c["sizes"][2], 7)
+        if c.pop("one_hot", False):
+            c["t"] = np.eye(c["sizes"][2])[c["t"]]
         r = ctx.rng(40 + i)
         c["params"] = {k: r32(v) for k, v in _params(r, *c["sizes"], c["std"]).items()}
         c["x"] = r32(c["x"])

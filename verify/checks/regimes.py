@@ -146,11 +146,43 @@ def run_regime(ctx: Context, regime: Regime, plan: Any, data: Any,
                      len(xt))
         if regime.early_stopping is not None:
             yield _stopping(names["stopping"], eng, hist, r_hist, len(val[1]))
+    if regime.optimizer == "sgd" and not regime.weight_decay and not ctx.calibration:
+        yield from fast_paths(ctx, regime, plan, data, kw, r_hist, x_all, r_pred)
     if regime.dropout:
         yield from test_time(ctx, regime, r_params, xt, names["test_time"])
     # Replay the steps the reference's own run took (an early-stopped run stops before the end).
     steps = len(r_hist.train_loss_list)
     yield from replay(ctx, regime, plan, data[0], steps, names["replay"])
+
+
+def fast_paths(ctx: Context, regime: Regime, plan: Any, data: Any, kw: dict[str, Any],
+               r_hist: Any, x_all: np.ndarray, r_pred: np.ndarray) -> Iterator[Observation]:
+    """What ``train`` runs by default for a plain-SGD run (mode "auto": the fused step on the
+    CPU, the CUDA graph on a GPU), with this run's sampling, dropout masks and early stopping,
+    for the reference's own engine and each candidate: judged like the eager runs, against the
+    float64 reference path with the same measured band, flip allowance and exact stopping
+    decisions.  (Calibration measures the eager paths the bands come from; the fast paths are
+    only judged against them, as in the training group.)"""
+    names = row_names(regime)
+    (x, _), (xt, _) = data
+    lr = float(regime.hyper["lr"])
+    for eng in [ctx.reference, *ctx.engines]:
+        mode = eng.default_mode(lr)
+        if mode == "eager":  # no fast path for this engine
+            continue
+        label = f"{eng.name}, train's default: {mode}"
+        t0 = time.perf_counter()
+        hist, params = eng.train(plan, data, lr, mode=mode, **kw)
+        secs = time.perf_counter() - t0
+        yield Observation(names["curve"], GROUP, label, eng.tolerance_class, "regime_curve",
+                          "train loss", np.asarray(hist.train_loss_list, dtype=np.float64),
+                          np.asarray(r_hist.train_loss_list, dtype=np.float64), seconds=secs,
+                          details={"band": regime.name})
+        yield _flips(names["flips"], eng, hist, r_hist, predictions(ctx.reference, params, x_all,
+                                                                    regime), r_pred, len(x),
+                     len(xt), label)
+        if regime.early_stopping is not None:
+            yield _stopping(names["stopping"], eng, hist, r_hist, len(kw["val"][1]), label)
 
 
 def test_time(ctx: Context, regime: Regime, params: dict[str, np.ndarray], x: np.ndarray,
@@ -172,7 +204,11 @@ def test_time(ctx: Context, regime: Regime, params: dict[str, np.ndarray], x: np
 def predictions(ref: Engine, params: dict[str, np.ndarray], x: np.ndarray,
                 regime: Regime) -> np.ndarray:
     """The classes the float64 reference network predicts with ``params`` (dropout's test-time
-    scaling included), so candidates' final parameters are compared in one arithmetic."""
+    scaling included), so candidates' final parameters are compared in one arithmetic.  A
+    candidate whose parameters are no longer finite predicts no class (-1): every prediction
+    is then a flip, a failed verdict rather than a network the reference refuses to build."""
+    if not all(np.isfinite(v).all() for v in params.values()):
+        return np.full(len(x), -1)
     net = ref.make_net(params, **regime.net_kw)
     return np.argmax(ref.back(net.logits(ref.to(x))), axis=1)  # type: ignore[attr-defined]
 
@@ -183,10 +219,11 @@ def _counts(a_list: list[float], b_list: list[float], n: int) -> np.ndarray:
 
 
 def _flips(check: str, eng: Engine, hist: Any, r_hist: Any, pred: np.ndarray, r_pred: np.ndarray,
-           n_train: int, n_test: int) -> Observation:
+           n_train: int, n_test: int, label: str | None = None) -> Observation:
     test = _counts(hist.test_acc_list, r_hist.test_acc_list, n_test)
     return Observation(
-        check, GROUP, eng.name, eng.tolerance_class, "flips", "final parameters", pred, r_pred,
+        check, GROUP, label or eng.name, eng.tolerance_class, "flips", "final parameters", pred,
+        r_pred,
         series={"train_correct": _counts(hist.train_acc_list, r_hist.train_acc_list, n_train),
                 "test_correct": test,
                 "test_iters": np.asarray(hist.eval_iters[: len(test)], dtype=np.int64),
@@ -196,7 +233,8 @@ def _flips(check: str, eng: Engine, hist: Any, r_hist: Any, pred: np.ndarray, r_
                  if r_hist.test_acc_list else None})
 
 
-def _stopping(check: str, eng: Engine, hist: Any, r_hist: Any, n_val: int) -> Observation:
+def _stopping(check: str, eng: Engine, hist: Any, r_hist: Any, n_val: int,
+              label: str | None = None) -> Observation:
     """Early stopping's decisions as numbers: [stopped_at, best_iter, held-out correct counts
     at each evaluation] (-1 for "never stopped"; a missing evaluation as -1)."""
     def row(h: Any, length: int) -> np.ndarray:
@@ -206,7 +244,7 @@ def _stopping(check: str, eng: Engine, hist: Any, r_hist: Any, n_val: int) -> Ob
         return np.array([stop, best, *counts[:length]], dtype=np.float64)
 
     n = max(len(hist.val_acc_list), len(r_hist.val_acc_list))
-    return Observation(check, GROUP, eng.name, "exact", "early_stopping",
+    return Observation(check, GROUP, label or eng.name, "exact", "early_stopping",
                        "[stopped at, best iteration, held-out counts]", row(hist, n),
                        row(r_hist, n),
                        details={"stopped_at": hist.stopped_at, "best_iter": hist.best_iter,

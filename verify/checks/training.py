@@ -111,13 +111,24 @@ def sgd_step(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: fl
 #: Steps replayed by default: every step up to FULL_REPLAY, then every STRIDE-th.  A bug from
 #: step 0 is flagged at its exact step; one that starts later within STRIDE steps of it.  The
 #: free-running curves still cover every step.  ``--replay-all`` replays all of them.
-FULL_REPLAY, STRIDE = 1000, 10
+#: ``--quick`` replays every step only up to QUICK_FULL_REPLAY: the replay was two thirds of a
+#: quick run's time.  Its steps are a subset of the default's, so the replay tolerances, measured
+#: over the default's steps (calibration always replays those), still bound them.
+FULL_REPLAY, QUICK_FULL_REPLAY, STRIDE = 1000, 300, 10
 
 
-def replay_steps(n: int, replay_all: bool = False) -> list[int]:
-    if replay_all or n <= FULL_REPLAY:
+def replay_steps(n: int, replay_all: bool = False, full: int = FULL_REPLAY) -> list[int]:
+    """The steps of an ``n``-step run that are replayed: 0 to ``full - 1``, then every STRIDE-th
+    (all of them with ``replay_all``)."""
+    if replay_all or n <= full:
         return list(range(n))
-    return list(range(FULL_REPLAY)) + list(range(FULL_REPLAY, n, STRIDE))
+    return list(range(full)) + list(range(full, n, STRIDE))
+
+
+def replay_prefix(ctx: Context) -> int:
+    """How many leading steps this run replays one by one (fewer with --quick, never when
+    calibrating)."""
+    return QUICK_FULL_REPLAY if ctx.quick and not ctx.calibration else FULL_REPLAY
 
 
 def replay(ctx: Context, plan: TrainPlan, x: np.ndarray, t: np.ndarray,
@@ -140,8 +151,9 @@ def replay(ctx: Context, plan: TrainPlan, x: np.ndarray, t: np.ndarray,
                 for p, want in marks[i].items())
 
     ref = ctx.reference
-    steps = replay_steps(plan.iters_num, ctx.replay_all)
-    every = "all" if len(steps) == plan.iters_num else f"0-{FULL_REPLAY - 1}, then every {STRIDE}"
+    full = replay_prefix(ctx)
+    steps = replay_steps(plan.iters_num, ctx.replay_all, full)
+    every = "all" if len(steps) == plan.iters_num else f"0-{full - 1}, then every {STRIDE}"
     rnet = ref.make_net(plan.initial_params())
     rnet_cmp = ref.make_net(plan.initial_params())
     worst: dict[str, tuple[float, Observation | None]] = {e.name: (-1.0, None) for e in
