@@ -113,10 +113,15 @@ def observe(ctx: Context) -> list[Observation]:
     # each request; lower case wins over NO_PROXY).
     bypass = ",".join(filter(None, [os.environ.get("no_proxy") or os.environ.get("NO_PROXY"),
                                     "127.0.0.1"]))
-    with (tempfile.TemporaryDirectory(prefix="nnparity-verify-download-") as tmp,
-          environ(no_proxy=bypass), serving(files) as (base, hits)):
-        obs = _bad_then_good(Path(tmp) / "new" / "mnist", base, hits, subset_checksums(), want)
-        obs.append(_bad_only(Path(tmp) / "bad-only", base, subset_checksums()))
+    try:
+        with (tempfile.TemporaryDirectory(prefix="nnparity-verify-download-") as tmp,
+              environ(no_proxy=bypass), serving(files) as (base, hits)):
+            obs = _bad_then_good(Path(tmp) / "new" / "mnist", base, hits, subset_checksums(),
+                                 want)
+            obs.append(_bad_only(Path(tmp) / "bad-only", base, subset_checksums()))
+    except OSError as e:  # no loopback server here (the two cases catch their own errors)
+        return [failed(CHECK, CANDIDATE,
+                       f"the loopback mirror (127.0.0.1, a temp folder): {_short(e)}")]
     return obs
 
 
