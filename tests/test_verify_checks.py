@@ -262,6 +262,109 @@ def test_data_group_sees_a_bug_in_the_torch_loaders_options(engines, mnist_dir, 
     assert where in failed[0].where or where in failed[0].message
 
 
+# The mutants of docs/mutants.md that verify's data group once let through, planted at test time
+# by compiling the function's own source with one change (as scripts/mutator.py writes them).
+DATA_MUTANTS = {
+    "encode_idx: type code lookup dropped": (
+        "reference_numpy.idx", "encode_idx",
+        'code = codes.get(arr.dtype.newbyteorder("="))', "pass"),
+    "encode_idx: names of the IDX types dropped": (
+        "reference_numpy.idx", "encode_idx", 'names = ", ".join(str(d) for d in codes)', "pass"),
+    "download: checksum never computed": (
+        "reference_numpy.mnist_files", "_download_one",
+        "actual = hashlib.sha256(raw).hexdigest()", "pass"),
+    "download: checksum computed, mismatch accepted": (
+        "reference_numpy.mnist_files", "_download_one", "if actual != expected:", "if False:"),
+    "torchvision cache: parents not created": (
+        "reference_torch.mnist", "_writable_base", "base.mkdir(parents=True, exist_ok=True)",
+        "base.mkdir(parents=False, exist_ok=True)"),
+}
+
+
+def _plant(monkeypatch, module_name, func, old, new):
+    import __future__
+
+    import importlib
+    import inspect
+
+    module = importlib.import_module(module_name)
+    source = inspect.getsource(getattr(module, func))
+    assert source.count(old) == 1, f"{func} no longer holds {old!r}"
+    namespace = dict(vars(module))
+    exec(compile(source.replace(old, new), module.__file__, "exec",  # noqa: S102 - a test
+                 flags=__future__.annotations.compiler_flag, dont_inherit=True), namespace)
+    monkeypatch.setattr(module, func, namespace[func])
+
+
+def _data_rows(part):
+    """Judge one of the data group's new checks on its own (not the full-MNIST loads)."""
+    from verify.checks import data, data_download, data_idx
+    from verify.observe import judge
+
+    observe = {"idx": lambda: data_idx.observe(Context(engines=[])),
+               "download": lambda: data_download.observe(Context(engines=[])),
+               "cache": data._fresh_cache}[part]
+    return judge(observe())
+
+
+@pytest.mark.parametrize("part,row", [
+    ("idx", "IDX encode/parse round trip (reference_numpy.idx)"),
+    ("download", "download_mnist from a mirror (a loopback server) (reference_numpy.mnist_files)"),
+    ("cache", "torchvision layout in a new nested cache folder (torchvision)"),
+])
+def test_data_first_run_checks_pass_on_the_references(part, row):
+    results = _data_rows(part)
+    assert [r.name for r in results] == [row]
+    assert results[0].passed, results[0].message
+    assert results[0].details["cases"] > 1
+
+
+@pytest.mark.parametrize("mutant,part,reason", [
+    ("encode_idx: type code lookup dropped", "idx", "raised NameError"),
+    ("encode_idx: names of the IDX types dropped", "idx", "encode_idx refuses uint16 (raised "
+                                                           "NameError"),
+    ("download: checksum never computed", "download", "raised NameError"),
+    ("download: checksum computed, mismatch accepted", "download",
+     "train-images-idx3-ubyte.gz parses to the served arrays (row 5999; 1 rows differ)"),
+    ("torchvision cache: parents not created", "cache", "raised OSError"),
+])
+def test_data_first_run_checks_see_the_mutants_verify_let_through(monkeypatch, mutant, part,
+                                                                  reason):
+    _plant(monkeypatch, *DATA_MUTANTS[mutant])
+    [result] = _data_rows(part)
+    assert not result.passed
+    assert reason in result.where or reason in result.message
+
+
+def test_torchvision_layout_outside_the_configured_cache_is_seen(monkeypatch, tmp_path):
+    """Where the fallback folder exists, the parents mutant loads fine from the wrong place:
+    the layout's location is what fails."""
+    import os
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    (tmp_path / f"nnparity-{uid}").mkdir()
+    _plant(monkeypatch, *DATA_MUTANTS["torchvision cache: parents not created"])
+    [result] = _data_rows("cache")
+    assert not result.passed
+    assert "the layout is in $NNPARITY_CACHE_DIR/torchvision (found: nothing)" in result.where
+    assert list((tmp_path / f"nnparity-{uid}" / "torchvision").glob("*/MNIST/raw/*"))
+
+
+def test_data_checks_environ_restores_after_an_error(monkeypatch):
+    import os
+
+    from verify.checks.data_download import environ
+
+    monkeypatch.setenv("NNPARITY_CACHE_DIR", "/before")
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(RuntimeError), environ(NNPARITY_CACHE_DIR="/during", no_proxy="x"):
+        assert os.environ["NNPARITY_CACHE_DIR"] == "/during"
+        raise RuntimeError
+    assert os.environ["NNPARITY_CACHE_DIR"] == "/before" and "no_proxy" not in os.environ
+
+
 def _drop_partial_block(self, x, labels):
     """The planted bug: the last, partial EVAL_BLOCK of rows is never counted."""
     from reference_numpy.runrules import EVAL_BLOCK

@@ -1,37 +1,25 @@
 """The data layer: torchvision's MNIST arrays must equal the NumPy IDX parser's, byte for byte,
 and each engine's ``load_mnist`` options (normalised, unflattened, one-hot) must give exactly
 what the chapter defines from those bytes: ``pixel / 255`` computed in float32, images
-``(N, 1, 28, 28)``, labels as rows of the identity."""
+``(N, 1, 28, 28)``, labels as rows of the identity.  Also the paths a first run takes: the
+IDX format itself (:mod:`.data_idx`), a download from a mirror (:mod:`.data_download`) and
+torchvision's layout built in a cache folder that does not exist yet."""
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
 from ..observe import Observation
+from . import data_download, data_idx
 from .context import Context
+from .data_download import environ
+from .data_exact import exact as _exact
+from .data_exact import facts, failed
 
-GROUP = "data"
 SHAPE = (1, 28, 28)
-
-
-def _exact(name: str, candidate: str, label: str, ours: np.ndarray, theirs: np.ndarray
-           ) -> Observation:
-    """``theirs`` (the candidate) against ``ours`` (the definition), exactly; on a mismatch the
-    first differing row in full, so the message shows where and how they differ."""
-    ours = np.asarray(ours).reshape(len(ours), -1)
-    theirs = np.asarray(theirs).reshape(len(theirs), -1)
-    if ours.shape != theirs.shape:
-        a, e = theirs[:1].astype(np.float64), ours[:1].astype(np.float64)
-        label = f"{label} (shape {theirs.shape}, expected {ours.shape})"
-    else:
-        # Compare in the arrays' own type (47M pixels: no float64 copies of the whole set).
-        rows = np.flatnonzero(np.any(ours != theirs, axis=1))
-        r = int(rows[0]) if rows.size else 0
-        a = theirs[r : r + 1].astype(np.float64)
-        e = ours[r : r + 1].astype(np.float64)
-        differ = f"; {rows.size} rows differ" if rows.size else ""
-        label = f"{label} (row {r}{differ})"
-    return Observation(name, GROUP, candidate, "exact", "data", label, a, e)
 
 
 def observe(ctx: Context) -> list[Observation]:
@@ -47,8 +35,44 @@ def observe(ctx: Context) -> list[Observation]:
                                        ("train labels", tr, tv["t_train"]),
                                        ("test images", xe, tv["x_test"]),
                                        ("test labels", te, tv["t_test"]))]
+    obs += _fresh_cache()
     raw = {"train": (xr, tr), "test": (xe, te)}
     obs += list(_loader_options(ctx, raw))
+    obs += data_idx.observe(ctx)
+    obs += data_download.observe(ctx)
+    return obs
+
+
+def _fresh_cache() -> list[Observation]:
+    """A first run with ``$NNPARITY_CACHE_DIR`` naming a folder whose parents do not exist yet:
+    torchvision's layout must be built there (the folders created), not elsewhere, and parse
+    to the IDX parser's arrays.  The bundled subset is the source (small, always there); the
+    cache is a temporary folder, removed afterwards."""
+    from reference_numpy.mnist_files import FILES, SUBSET_DIR, read_idx
+    from reference_torch.mnist import torchvision_arrays
+
+    name = "torchvision layout in a new nested cache folder"
+    with tempfile.TemporaryDirectory(prefix="nnparity-verify-cache-") as tmp:
+        cache = Path(tmp) / "not" / "yet" / "there" / "mnist"
+        try:
+            with environ(NNPARITY_CACHE_DIR=str(cache)):
+                tv = torchvision_arrays(data_dir=SUBSET_DIR)
+        except Exception as e:  # a crash is this check failing, with the reason shown
+            return [failed(name, "torchvision", f"NNPARITY_CACHE_DIR={cache}: raised "
+                                                f"{type(e).__name__}: {e}")]
+        raws = [f[: -len(".gz")] for f in FILES]
+        built = sorted(p.relative_to(cache).as_posix()
+                       for p in cache.glob("torchvision/*/MNIST/raw/*"))
+        got = {"layout folders": len({b.split("/")[1] for b in built}),
+               "MNIST files in the layout": sum(b.rsplit("/", 1)[1] in raws for b in built)}
+        want = {"layout folders": 1, "MNIST files in the layout": 4}
+        label = "the layout is in $NNPARITY_CACHE_DIR/torchvision"
+        if got != want:
+            label += f" (found: {', '.join(built) or 'nothing'})"
+        obs = [facts(name, "torchvision", label, got, want)]
+    for f, key in zip(FILES, ("x_train", "t_train", "x_test", "t_test"), strict=True):
+        obs.append(_exact(name, "torchvision", f"subset {key}: equals the IDX parser's",
+                          read_idx(SUBSET_DIR / f), tv[key]))
     return obs
 
 
@@ -76,9 +100,7 @@ def _loader_options(ctx: Context, raw: dict[str, tuple[np.ndarray, np.ndarray]])
                 if got.shape != want.shape or got.dtype != want.dtype:
                     # Equal values in the wrong shape or dtype are still wrong: a NaN against a
                     # number fails the exact rule, and the case says what differs.
-                    yield Observation(name, GROUP, candidate, "exact", "data",
-                                      f"{split} {what}: {got.dtype} {got.shape}, expected "
-                                      f"{want.dtype} {want.shape}",
-                                      np.array([np.nan]), np.array([0.0]))
+                    yield failed(name, candidate, f"{split} {what}: {got.dtype} {got.shape}, "
+                                                  f"expected {want.dtype} {want.shape}")
                     continue
                 yield _exact(name, candidate, f"{split} {what}", want, got)
