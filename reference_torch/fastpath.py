@@ -22,7 +22,8 @@ Contracts shared with reference_numpy (same names, same arguments; see its modul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import torch
@@ -47,6 +48,9 @@ __all__ = [
     "run_fused",
     "run_graph",
     "capture",
+    "uncaptured",
+    "uncaptured_graph_loop",
+    "Uncaptured",
     "Snapshot",
 ]
 
@@ -61,6 +65,9 @@ MODES = ("auto", "eager", "graph", "fused")
 
 #: Real steps run before capture: they create the optimizer's state and initialise cuBLAS.
 WARMUP_STEPS = 3
+
+#: Set only inside :func:`uncaptured_graph_loop`.
+_UNCAPTURED = False
 
 
 def resolve_mode(
@@ -77,7 +84,7 @@ def resolve_mode(
     if mode == "fused" and why is not None:
         raise ValueError(f"mode: 'fused' cannot run this configuration: {why}; use 'eager'")
     if mode == "graph":
-        if device.type != "cuda":
+        if device.type != "cuda" and not _UNCAPTURED:
             raise ValueError(
                 f"mode: 'graph' captures the step as a CUDA graph and needs a CUDA network, got "
                 f"device {device}; use mode='eager' (or 'auto', which picks eager here)"
@@ -262,6 +269,41 @@ def capture(step: Callable[[], None], warmup: int) -> torch.cuda.CUDAGraph:
     return graph
 
 
+class Uncaptured:
+    """What :func:`uncaptured` returns in place of a ``torch.cuda.CUDAGraph``: ``replay()``
+    calls the step itself."""
+
+    def __init__(self, step: Callable[[], None]) -> None:
+        self.replay = step
+
+
+def uncaptured(step: Callable[[], None], warmup: int) -> Uncaptured:
+    """:func:`capture` without CUDA: the same ``warmup`` real steps, then a replay that runs the
+    step eagerly instead of a captured graph."""
+    for _ in range(warmup):
+        step()
+    return Uncaptured(step)
+
+
+@contextmanager
+def uncaptured_graph_loop() -> Iterator[None]:
+    """Within it, mode "graph" runs on any device with its step not captured.
+
+    Everything of the graph loop but the capture stays: the warm-up and the snapshot that
+    undoes it, the step counter as a tensor, the loss slots, the dropout-mask windows and the
+    evaluation schedule.  The capture itself only records the same kernels, so this is how the
+    loop's own logic is checked on a machine without a GPU (``python -m verify`` does; the
+    numbers equal the eager loop's bit for bit, tests/test_torch_training.py).  Not for speed:
+    uncaptured, the graph loop is the eager loop with extra work.
+    """
+    global _UNCAPTURED
+    before, _UNCAPTURED = _UNCAPTURED, True
+    try:
+        yield
+    finally:
+        _UNCAPTURED = before
+
+
 def _graph_step(run: TrainRun, opt: Optimizer, losses: Tensor) -> tuple[Callable[[], None], Tensor]:
     """The eager training step with the iteration number as a device tensor, so every replay
     of one captured graph reads its own batch, mask and loss slot; (step, counter)."""
@@ -303,7 +345,7 @@ def run_graph(run: TrainRun, opt: Optimizer) -> None:
     snap = Snapshot(params, opt)
     # Warm-up steps read the plan's first rows (the counter must stay below iters_num:
     # an out-of-range index on the device would be a device-side assert).
-    graph = capture(one_step, min(WARMUP_STEPS, plan.iters_num))
+    graph = (uncaptured if _UNCAPTURED else capture)(one_step, min(WARMUP_STEPS, plan.iters_num))
     snap.restore(params, opt)
     step.zero_()
     done = 0

@@ -383,6 +383,24 @@ def test_graph_step_uncaptured_short_plan(subset, monkeypatch: pytest.MonkeyPatc
         np.testing.assert_array_equal(net_g.numpy_params()[k], v)
 
 
+def test_uncaptured_graph_loop_runs_graph_mode_on_the_cpu_and_only_inside(subset) -> None:
+    """The public hook verify uses: inside it mode "graph" runs on the CPU (bitwise the eager
+    loop, dropout windows included); outside, the CUDA refusal is back."""
+    x, t, xt, tt_ = subset
+    plan = rn.TrainPlan(train_size=len(x), batch_size=32, iters_num=20, seed=5, dropout_ratio=0.2)
+    _, net_e = _nets(plan)
+    h_e = tt.train(net_e, x, t, xt, tt_, plan, topt.RMSprop(0.01), progress=False, mode="eager")
+    _, net_g = _nets(plan)
+    with tf.uncaptured_graph_loop():
+        h_g = tt.train(net_g, x, t, xt, tt_, plan, topt.RMSprop(0.01), progress=False,
+                       mode="graph")
+    assert h_g.meta["mode"] == "graph" and h_g.train_loss_list == h_e.train_loss_list
+    for k, v in net_e.numpy_params().items():
+        np.testing.assert_array_equal(net_g.numpy_params()[k], v)
+    with pytest.raises(ValueError, match="needs a CUDA network"):
+        tt.train(net_g, x, t, xt, tt_, plan, mode="graph", progress=False)
+
+
 def test_graph_mode_refusals() -> None:
     plan = rn.TrainPlan(train_size=10, batch_size=5, iters_num=2, input_size=4, hidden_size=3)
     _, net = _nets(plan)

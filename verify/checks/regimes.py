@@ -146,7 +146,7 @@ def run_regime(ctx: Context, regime: Regime, plan: Any, data: Any,
                      len(xt))
         if regime.early_stopping is not None:
             yield _stopping(names["stopping"], eng, hist, r_hist, len(val[1]))
-    if regime.optimizer == "sgd" and not regime.weight_decay and not ctx.calibration:
+    if not ctx.calibration:
         yield from fast_paths(ctx, regime, plan, data, kw, r_hist, x_all, r_pred)
     if regime.dropout:
         yield from test_time(ctx, regime, r_params, xt, names["test_time"])
@@ -155,34 +155,57 @@ def run_regime(ctx: Context, regime: Regime, plan: Any, data: Any,
     yield from replay(ctx, regime, plan, data[0], steps, names["replay"])
 
 
+def fast_modes(eng: Engine, regime: Regime) -> list[str]:
+    """The engine's fast paths for this run: train's default (mode "auto") when it is not the
+    eager loop, which for plain SGD is the fused step on the CPU and the CUDA graph on a GPU;
+    and for torch, when the optimizer can be captured, the graph loop: captured on CUDA, else
+    uncaptured (``reference_torch.fastpath.uncaptured_graph_loop``)."""
+    lr = float(regime.hyper["lr"])
+    modes = []
+    if regime.optimizer == "sgd" and not regime.weight_decay:
+        mode = eng.default_mode(lr)
+        if mode != "eager":
+            modes.append(mode)
+    if (eng.framework == "torch" and "graph" not in modes
+            and eng.fn("optimizers", "OPTIMIZERS")[regime.optimizer].capturable):
+        modes.append("graph" if str(eng.device).startswith("cuda") else GRAPH_UNCAPTURED)
+    return modes
+
+
+#: The label of the graph loop run uncaptured.
+GRAPH_UNCAPTURED = "graph loop, uncaptured"
+
+
 def fast_paths(ctx: Context, regime: Regime, plan: Any, data: Any, kw: dict[str, Any],
                r_hist: Any, x_all: np.ndarray, r_pred: np.ndarray) -> Iterator[Observation]:
-    """What ``train`` runs by default for a plain-SGD run (mode "auto": the fused step on the
-    CPU, the CUDA graph on a GPU), with this run's sampling, dropout masks and early stopping,
-    for the reference's own engine and each candidate: judged like the eager runs, against the
-    float64 reference path with the same measured band, flip allowance and exact stopping
-    decisions.  (Calibration measures the eager paths the bands come from; the fast paths are
-    only judged against them, as in the training group.)"""
+    """Each engine's fast paths (:func:`fast_modes`), the reference's own engine included,
+    with this run's sampling, optimizer, weight decay, dropout masks and early stopping:
+    judged like the eager runs, against the float64 reference path with the same measured
+    band, flip allowance and exact stopping decisions.  (Calibration measures the eager paths
+    the bands come from; the fast paths are only judged against them, as in the training
+    group.)"""
     names = row_names(regime)
     (x, _), (xt, _) = data
     lr = float(regime.hyper["lr"])
     for eng in [ctx.reference, *ctx.engines]:
-        mode = eng.default_mode(lr)
-        if mode == "eager":  # no fast path for this engine
-            continue
-        label = f"{eng.name}, train's default: {mode}"
-        t0 = time.perf_counter()
-        hist, params = eng.train(plan, data, lr, mode=mode, **kw)
-        secs = time.perf_counter() - t0
-        yield Observation(names["curve"], GROUP, label, eng.tolerance_class, "regime_curve",
-                          "train loss", np.asarray(hist.train_loss_list, dtype=np.float64),
-                          np.asarray(r_hist.train_loss_list, dtype=np.float64), seconds=secs,
-                          details={"band": regime.name})
-        yield _flips(names["flips"], eng, hist, r_hist, predictions(ctx.reference, params, x_all,
-                                                                    regime), r_pred, len(x),
-                     len(xt), label)
-        if regime.early_stopping is not None:
-            yield _stopping(names["stopping"], eng, hist, r_hist, len(kw["val"][1]), label)
+        for mode in fast_modes(eng, regime):
+            label = (f"{eng.name}, {mode}" if mode == GRAPH_UNCAPTURED
+                     else f"{eng.name}, train's default: {mode}")
+            t0 = time.perf_counter()
+            if mode == GRAPH_UNCAPTURED:
+                with eng.mod("fastpath").uncaptured_graph_loop():
+                    hist, params = eng.train(plan, data, lr, mode="graph", **kw)
+            else:
+                hist, params = eng.train(plan, data, lr, mode=mode, **kw)
+            secs = time.perf_counter() - t0
+            yield Observation(names["curve"], GROUP, label, eng.tolerance_class, "regime_curve",
+                              "train loss", np.asarray(hist.train_loss_list, dtype=np.float64),
+                              np.asarray(r_hist.train_loss_list, dtype=np.float64),
+                              seconds=secs, details={"band": regime.name})
+            yield _flips(names["flips"], eng, hist, r_hist, predictions(
+                ctx.reference, params, x_all, regime), r_pred, len(x), len(xt), label)
+            if regime.early_stopping is not None:
+                yield _stopping(names["stopping"], eng, hist, r_hist, len(kw["val"][1]), label)
 
 
 def test_time(ctx: Context, regime: Regime, params: dict[str, np.ndarray], x: np.ndarray,
