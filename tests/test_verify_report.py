@@ -110,6 +110,7 @@ def test_json_round_trip_with_nonfinite_values(tmp_path):
     validate_report_dict(loaded)
     assert loaded["schema"] == "nnparity.verify" and loaded["schema_version"] == "1.1"
     assert loaded["summary"] == {"total": 4, "passed": 2, "failed": 2, "seconds": 1.53}
+
     assert loaded["checks"][1]["max_abs_err"] == "inf"
     assert loaded["checks"][0]["details"]["ratio"] == "nan"
     assert loaded["environment"]["weird"] == ["inf", 1.5]
@@ -447,3 +448,11 @@ def test_wrapped_cells_break_between_parts_not_inside_them(width):
     for p in pieces:
         if len(p) <= width:
             assert any(p in ln for ln in lines), (p, lines)
+
+
+def test_summary_seconds_are_the_runs_wall_time_when_recorded():
+    """Checks share work (their seconds overlap), so the run's own wall time is the summary's."""
+    r = _report()
+    assert r.seconds == 1.53  # no wall time recorded: the sum of the checks'
+    r.environment["seconds"] = 0.9
+    assert r.seconds == 0.9 and r.to_json_dict()["summary"]["seconds"] == 0.9

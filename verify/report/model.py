@@ -176,6 +176,12 @@ class Report:
 
     @property
     def seconds(self) -> float:
+        """The run's wall time, when the environment records it (``environment["seconds"]``);
+        else the sum of the checks' seconds, which counts twice the work several checks share
+        (one training run serves a curve and an accuracy row)."""
+        wall = self.environment.get("seconds")
+        if isinstance(wall, (int, float)) and not isinstance(wall, bool) and math.isfinite(wall):
+            return float(wall)
         return float(sum(c.seconds for c in self.checks if math.isfinite(c.seconds)))
 
     def to_json_dict(self) -> dict[str, Any]:
