@@ -18,7 +18,8 @@ from verify.runner import run_groups  # noqa: E402
 def _failed(seed: int = 0) -> set[str]:
     """The names of the failing rows ("check (engine)")."""
     results = run_groups(Context(engines=engines_for("cpu"), seed=seed, quick=True), ["concepts"])
-    assert len(results) == 14  # 2 information checks x 4 engines, 2 directional, 4 landscape
+    # 2 information checks x 4 engines, 2 directional, 4 landscape, 2 step warnings (float64)
+    assert len(results) == 16
     return {r.name for r in results if not r.passed}
 
 
@@ -51,3 +52,10 @@ def test_a_bug_in_torchs_landscape_fails(monkeypatch) -> None:
                         lambda net, x, t, p, i, offsets: along(net, x, t, p, i, offsets * 1.001))
     name = "loss along one weight (landscape)"
     assert _failed() == {f"{name} (torch/cpu/float64)", f"{name} (torch/cpu/float32)"}
+
+
+def test_a_wrong_rounding_step_in_torch_fails_the_step_warning(monkeypatch) -> None:
+    # h* computed as (3 eps)^3 instead of (3 eps)^(1/3) (a generated mutant): torch no longer
+    # warns that rounding dominates at h = 1e-6; only its row fails.
+    monkeypatch.setattr(t_gradient, "ROUNDING_STEP", (3 * 2.220446049250313e-16) ** 3)
+    assert _failed() == {"numerical_diff's too-small-h warning (torch/cpu/float64)"}

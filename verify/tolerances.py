@@ -80,6 +80,7 @@ KINDS: dict[str, str] = {
     "regime_curve": "the same, free-running loss: relative difference, by step "
     "(REGIME_CURVE_BANDS)",
     "early_stopping": "early stopping's stop and best iterations, held-out counts (class exact)",
+    "step_warning": "which too-small-h warning numerical_diff gives (class exact)",
 }
 #: Kinds judged by a measured band instead of the elementwise rule; the curve kinds among them.
 BAND_KINDS = ("curve", "flips", "regime_curve")

@@ -10,6 +10,8 @@
 * The loss along one weight (``landscape.loss_along_weight``): each engine's curve against the
   reference's, and the reference's own slope at the weight (two points ±h of the curve)
   against its backprop gradient entry.
+* The warning of a too-small h (``gradient.step_warning``, which ``numerical_diff`` gives):
+  at each (x, h), which warning each engine gives against the definition written here.
 """
 
 from __future__ import annotations
@@ -129,5 +131,45 @@ def _landscape(ctx: Context) -> list[Observation]:
     return obs
 
 
+#: Where rounding starts to dominate a float64 central difference of an f with |f| ~ |f‴| ~ 1:
+#: the minimum of eps·|f|/h + h²·|f‴|/6 is at h* = (3 eps)^(1/3) ≈ 8.7e-6, relative to
+#: max(1, |x|).
+ROUNDING_STEP = (3 * float(np.finfo(np.float64).eps)) ** (1 / 3)
+
+#: (x, h) cases: the notes' x = 5 with the book's bad h = 1e-50, steps on both sides of h*,
+#: the chapter's h = 1e-4 (no warning) and an x whose scale moves h* (1e6: 1e-4 is too small).
+STEP_CASES = ((5.0, 1e-50), (5.0, 1e-15), (5.0, 1e-6), (5.0, 1e-4), (0.5, 9e-6), (0.5, 8e-6),
+              (-3.0, 1e-17), (1e6, 1e-4), (1e6, 10.0))
+NO_WARNING, X_PLUS_H_IS_X, ROUNDING_DOMINATES = 0, 1, 2
+
+
+def expected_step_warning(x: float, h: float) -> int:
+    """Which warning a step h at x deserves: x ± h == x in float64 (the difference is 0), else
+    h below h*·max(1, |x|) (rounding dominates), else none."""
+    if x + h == x or x - h == x:
+        return X_PLUS_H_IS_X
+    return ROUNDING_DOMINATES if h < ROUNDING_STEP * max(1.0, abs(x)) else NO_WARNING
+
+
+def _warning_code(message: str | None) -> int:
+    if message is None:
+        return NO_WARNING
+    if "x + h == x" in message:
+        return X_PLUS_H_IS_X
+    return ROUNDING_DOMINATES if "rounding dominates" in message else -1
+
+
+def _step_warnings(ctx: Context) -> list[Observation]:
+    expected = np.array([expected_step_warning(x, h) for x, h in STEP_CASES], dtype=np.float64)
+    label = "(x, h): " + ", ".join(f"({x:g}, {h:g})" for x, h in STEP_CASES)
+    obs = []
+    for eng in [ctx.reference, *[e for e in ctx.engines if e.dtype == "float64"]]:
+        warn = eng.fn("gradient", "step_warning")
+        got = np.array([_warning_code(warn(x, h)) for x, h in STEP_CASES], dtype=np.float64)
+        obs.append(Observation("numerical_diff's too-small-h warning", GROUP, eng.name, "exact",
+                               "step_warning", label, got, expected))
+    return obs
+
+
 def observe(ctx: Context) -> list[Observation]:
-    return _information(ctx) + _directional(ctx) + _landscape(ctx)
+    return _information(ctx) + _directional(ctx) + _landscape(ctx) + _step_warnings(ctx)

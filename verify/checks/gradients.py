@@ -43,6 +43,10 @@ def configs(ctx: Context) -> list[dict]:
         # reference's own check against central differences uses kind numerical_delta.
         dict(name="12-7-4 sigmoid, the book's cross_entropy_error (δ = 1e-7)",
              sizes=(12, 7, 4), std=0.8, loss="cross_entropy_error"),
+        # Soft targets (rows of probabilities): the loss -Σ t·log softmax / N, whose gradient is
+        # still (y - t)/N, through the target branch of every path (the batched numerical
+        # gradient's included).
+        dict(name="12-7-4 sigmoid, soft targets", sizes=(12, 7, 4), std=0.8, soft=True),
         # One-hot targets take the loss's other branch, Σ t·log(y + δ), in both engines.
         dict(name="12-7-4 sigmoid, the book's cross_entropy_error (δ = 1e-7), one-hot targets",
              sizes=(12, 7, 4), std=0.8, loss="cross_entropy_error", one_hot=True),
@@ -54,6 +58,8 @@ def configs(ctx: Context) -> list[dict]:
             c["t"] = r.integers(0, c["sizes"][2], 7)
         if c.pop("one_hot", False):
             c["t"] = np.eye(c["sizes"][2])[c["t"]]
+        if c.pop("soft", False):
+            c["t"] = ctx.rng(30 + i).dirichlet(np.ones(c["sizes"][2]), len(c["x"]))
         r = ctx.rng(40 + i)
         c["params"] = {k: r32(v) for k, v in _params(r, *c["sizes"], c["std"]).items()}
         c["x"] = r32(c["x"])
