@@ -29,6 +29,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOC = ROOT / "docs" / "oracle.md"
 MEASUREMENTS = ROOT / "docs" / "measurements"
 BEGIN, END = "<!-- oracle-figures:begin -->", "<!-- oracle-figures:end -->"
 FILES = {"gradient": "oracle_gradient.json", "step": "oracle_step.json",
@@ -117,24 +118,104 @@ def block(folder: Path = MEASUREMENTS) -> str:
     return "\n".join(lines)
 
 
+def _docs(folder: Path) -> dict[str, dict[str, Any]]:
+    return {name: _load(name, folder) for name in FILES}
+
+
+def gradient_doc(folder: Path = MEASUREMENTS) -> str:
+    """docs/oracle.md's table for check_gradient: per way of calling and dtype, false alarms
+    and the smallest planted error caught for each kind of case."""
+    doc = _docs(folder)["gradient"]
+    res = doc["results"]
+    keys = list(dict.fromkeys(row["key"] for row in res["detection"]))
+    lines = [f"Measured by {_run_line(doc)}; e caught in half / 90% / all of the cases "
+             "(— : not caught in that share up to e = 1e-1):", "",
+             "| how | dtype | false alarms | " + " | ".join(keys) + " |",
+             "|---|---|---|" + "---|" * len(keys)]
+    for fa in res["false_alarms"]:
+        cells = []
+        for key in keys:
+            (row,) = [r for r in res["detection"] if (r["how"], r["dtype"], r["key"]) ==
+                      (fa["how"], fa["dtype"], key)]
+            cells.append(f"{_levels(row)} ({row['cases']})")
+        lines.append(f"| {fa['how']} | {fa['dtype']} | {fa['alarms']} / {fa['cases']:,} | "
+                     + " | ".join(cells) + " |")
+    lines += ["", "(In brackets: how many of the planted cases were of that kind.)"]
+    return "\n".join(lines)
+
+
+def step_doc(folder: Path = MEASUREMENTS) -> str:
+    """docs/oracle.md's table for check_training_step."""
+    doc = _docs(folder)["step"]
+    res = doc["results"]
+    whats = list(dict.fromkeys(row["what"] for row in res["detection"]))
+    lines = [f"Measured by {_run_line(doc)}:", "",
+             "| dtype | false alarms | largest \\|a−e\\|/bound | "
+             + " | ".join(f"{w}: e caught in half / 90% / all" for w in whats) + " |",
+             "|---|---|---|" + "---|" * len(whats)]
+    for fa in res["false_alarms"]:
+        cells = [_levels(r) for w in whats for r in res["detection"]
+                 if (r["dtype"], r["what"]) == (fa["dtype"], w)]
+        lines.append(f"| {fa['dtype']} | {fa['alarms']} / {fa['cases']:,} | "
+                     f"{fa['worst_ratio']:.3g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def optimizer_doc(folder: Path = MEASUREMENTS) -> str:
+    """docs/oracle.md's sentence for check_optimizer_step."""
+    doc = _docs(folder)["optimizer"]
+    res = doc["results"]
+    alarms = ", ".join(f"{r['alarms']} over {r['cases']:,} {r['dtype']}"
+                       for r in res["false_alarms"])
+    bugs = "; ".join(f"{r['bug']}: caught in {r['caught']} of {r['cases']}"
+                     for r in res["planted"])
+    return (f"Measured by {_run_line(doc)}: false alarms on correct optimizers {alarms}; "
+            f"planted, given one key and one gradient dict: {bugs}.")
+
+
+def _marks(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+
+
+#: Every generated block: the file, its name, what renders it (with its markers).
+BLOCKS = ((README, "oracle-figures", lambda f: block(f)),
+          (DOC, "oracle-gradient", gradient_doc), (DOC, "oracle-step", step_doc),
+          (DOC, "oracle-optimizer", optimizer_doc))
+
+
+def with_blocks(path: Path, text: str, folder: Path = MEASUREMENTS) -> str:
+    """``text`` (the contents of ``path``) with each of its generated blocks rendered anew."""
+    for file, name, render in BLOCKS:
+        if file != path:
+            continue
+        begin, end = _marks(name)
+        head, sep, rest = text.partition(begin)
+        if not sep or end not in rest:
+            sys.exit(f"oracle_figures: {path.name} has no {begin} ... {end} block")
+        body = render(folder)
+        if name == "oracle-figures":  # block() carries its own markers
+            body = body[len(begin) + 1:-len(end) - 1]
+        text = head + begin + "\n" + body + "\n" + end + rest.split(end, 1)[1]
+    return text
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--write", action="store_true", help="replace the block in README.md")
+    ap.add_argument("--write", action="store_true",
+                    help="replace the blocks in README.md and docs/oracle.md")
     args = ap.parse_args()
-    new = block()
     if not args.write:
-        print(new)
+        print(block())
         return
-    text = README.read_text(encoding="utf-8")
-    head, sep, rest = text.partition(BEGIN)
-    if not sep or END not in rest:
-        sys.exit(f"oracle_figures: README.md has no {BEGIN} ... {END} block")
-    tail = rest.split(END, 1)[1]
     sys.path.insert(0, str(ROOT))
     from reference_numpy._validate import atomic_write_bytes
 
-    atomic_write_bytes(README, (head + new + tail).encode("utf-8"))
-    print(f"wrote the oracle figures into {README}")
+    for path in (README, DOC):
+        text = path.read_text(encoding="utf-8")
+        new = with_blocks(path, text)
+        if new != text:
+            atomic_write_bytes(path, new.encode("utf-8"))
+            print(f"wrote the oracle figures into {path}")
 
 
 if __name__ == "__main__":

@@ -21,11 +21,14 @@ def figures(monkeypatch):
     return oracle_figures
 
 
-def test_readme_block_is_generated_from_the_measurements(figures):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start, end = readme.index(figures.BEGIN), readme.index(figures.END) + len(figures.END)
-    assert readme[start:end] == figures.block(), (
+@pytest.mark.parametrize("name", ["README.md", "docs/oracle.md"])
+def test_blocks_are_generated_from_the_measurements(figures, name):
+    text = (ROOT / name).read_text(encoding="utf-8")
+    assert figures.with_blocks(ROOT / name, text) == text, (
         "stale: run python scripts/oracle_figures.py --write")
+    if name == "README.md":
+        start, end = text.index(figures.BEGIN), text.index(figures.END) + len(figures.END)
+        assert text[start:end] == figures.block()
 
 
 def test_committed_measurements_are_full_runs_at_a_clean_commit(figures):
@@ -59,6 +62,9 @@ def test_scripts_write_what_the_block_reads(figures, monkeypatch, tmp_path, caps
     text = figures.block(tmp_path)
     assert text.startswith(figures.BEGIN) and text.endswith(figures.END)
     assert " ".join(argv) in text
+    doc = {"gradient": figures.gradient_doc, "step": figures.step_doc,
+           "optimizer": figures.optimizer_doc}[name](tmp_path)
+    assert " ".join(argv) in doc
 
 
 def test_missing_measurement_names_the_script(figures, tmp_path):
