@@ -336,6 +336,16 @@ def test_data_first_run_checks_see_the_mutants_verify_let_through(monkeypatch, m
     assert reason in result.where or reason in result.message
 
 
+def test_torchvision_leftovers_not_cleaned_are_seen(monkeypatch):
+    """The layout's cleanup of a killed run's leftovers dropped (a generated mutant): the old
+    leftover stays, and the row says which fact failed."""
+    import reference_torch.mnist as t_mnist
+
+    monkeypatch.setattr(t_mnist, "remove_stale_temp_files", lambda *a, **kw: [])
+    [result] = _data_rows("cache")
+    assert not result.passed and "a leftover older than this process, removed" in result.where
+
+
 def test_torchvision_layout_outside_the_configured_cache_is_seen(monkeypatch, tmp_path):
     """Where the fallback folder exists, the parents mutant loads fine from the wrong place:
     the layout's location is what fails."""

@@ -275,9 +275,9 @@ class Engine:
         es, held = None, {}
         if early_stopping is not None:
             es = self.fn("training", "EarlyStopping")(*early_stopping)
-            held = {"x_val": self.to(val[0]), "t_val": self.to_labels(val[1])} if val else {}
-        hist = self.mod("training").train(net, self.to(x), self.to_labels(t), self.to(xt),
-                                          self.to_labels(tt), plan, opt, learning_rate=lr,
+            held = {"x_val": self.to(val[0]), "t_val": self.to_targets(val[1])} if val else {}
+        hist = self.mod("training").train(net, self.to(x), self.to_targets(t), self.to(xt),
+                                          self.to_targets(tt), plan, opt, learning_rate=lr,
                                           early_stopping=es, progress=False, mode=mode, **held)
         return hist, self.net_params(net)
 

@@ -46,8 +46,10 @@ def observe(ctx: Context) -> list[Observation]:
 def _fresh_cache() -> list[Observation]:
     """A first run with ``$NNPARITY_CACHE_DIR`` naming a folder whose parents do not exist yet:
     torchvision's layout must be built there (the folders created), not elsewhere, and parse
-    to the IDX parser's arrays.  The bundled subset is the source (small, always there); the
-    cache is a temporary folder, removed afterwards."""
+    to the IDX parser's arrays.  Then a second load with two leftovers planted in the layout's
+    raw folder, as a killed run leaves them: one older than this process must be removed, one
+    newer (another process's write in progress) kept.  The bundled subset is the source
+    (small, always there); the cache is a temporary folder, removed afterwards."""
     from reference_numpy.mnist_files import FILES, SUBSET_DIR, read_idx
     from reference_torch.mnist import torchvision_arrays
 
@@ -66,6 +68,9 @@ def _fresh_cache() -> list[Observation]:
         got = {"layout folders": len({b.split("/")[1] for b in built}),
                "MNIST files in the layout": sum(b.rsplit("/", 1)[1] in raws for b in built)}
         want = {"layout folders": 1, "MNIST files in the layout": 4}
+        got.update(_leftovers(cache, raws[0]))
+        want.update({"a leftover older than this process, removed": 1,
+                     "a leftover newer than this process, kept": 1})
         label = "the layout is in $NNPARITY_CACHE_DIR/torchvision"
         if got != want:
             label += f" (found: {', '.join(built) or 'nothing'})"
@@ -74,6 +79,33 @@ def _fresh_cache() -> list[Observation]:
         obs.append(_exact(name, "torchvision", f"subset {key}: equals the IDX parser's",
                           read_idx(SUBSET_DIR / f), tv[key]))
     return obs
+
+
+def _leftovers(cache: Path, raw_name: str) -> dict[str, float]:
+    """Plant an old and a new leftover of a decompression in the layout's raw folder, load
+    again, and say which of them the load removed."""
+    import os
+    import time
+
+    from reference_numpy.mnist_files import PROCESS_START, SUBSET_DIR
+    from reference_torch.mnist import torchvision_arrays
+
+    folders = list(cache.glob("torchvision/*/MNIST/raw"))
+    if len(folders) != 1:
+        return {}
+    old = folders[0] / f".{raw_name}.999999.tmp"
+    new = folders[0] / f".{raw_name}.999998.tmp"
+    for leftover in (old, new):
+        leftover.write_bytes(b"partial")
+    os.utime(old, (PROCESS_START - 3600, PROCESS_START - 3600))
+    os.utime(new, (time.time() + 60, time.time() + 60))  # after this process began
+    try:
+        with environ(NNPARITY_CACHE_DIR=str(cache)):
+            torchvision_arrays(data_dir=SUBSET_DIR)
+    except Exception:  # the facts stay unknown (NaN): this check fails
+        return {}
+    return {"a leftover older than this process, removed": float(not old.exists()),
+            "a leftover newer than this process, kept": float(new.exists())}
 
 
 def _loader_options(ctx: Context, raw: dict[str, tuple[np.ndarray, np.ndarray]]):

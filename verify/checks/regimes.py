@@ -62,6 +62,8 @@ class Regime:
     weight_decay: float = 0.0
     dropout: float = 0.0
     early_stopping: tuple[int, float] | None = None
+    #: train on one-hot targets (what ``load_mnist(one_hot_label=True)`` gives) instead of labels
+    one_hot: bool = False
 
     @property
     def net_kw(self) -> dict[str, float]:
@@ -74,7 +76,7 @@ class Regime:
 REGIMES: tuple[Regime, ...] = (
     Regime("full batch", iters=30, batch_size=N_TRAIN, sampling="full"),
     Regime("batch of one", iters=100, batch_size=1),
-    Regime("shuffled mini-batches", iters=100, sampling="shuffle"),
+    Regime("shuffled mini-batches", iters=100, sampling="shuffle", one_hot=True),
     Regime("Momentum", iters=100, optimizer="momentum", hyper={"lr": 0.01, "momentum": 0.9}),
     Regime("Nesterov", iters=100, optimizer="nesterov", hyper={"lr": 0.01, "momentum": 0.9}),
     Regime("AdaGrad", iters=100, optimizer="adagrad", hyper={"lr": 0.01}),
@@ -124,6 +126,8 @@ def observe(ctx: Context) -> Iterator[Observation]:
 def run_regime(ctx: Context, regime: Regime, plan: Any, data: Any,
                val: tuple[np.ndarray, np.ndarray]) -> Iterator[Observation]:
     names = row_names(regime)
+    if regime.one_hot:
+        data, val = one_hot_targets(data, val)
     kw: dict[str, Any] = {"optimizer": (regime.optimizer, dict(regime.hyper)),
                           "early_stopping": regime.early_stopping, "val": val, **regime.net_kw}
     lr = float(regime.hyper["lr"])
@@ -153,6 +157,14 @@ def run_regime(ctx: Context, regime: Regime, plan: Any, data: Any,
     # Replay the steps the reference's own run took (an early-stopped run stops before the end).
     steps = len(r_hist.train_loss_list)
     yield from replay(ctx, regime, plan, data[0], steps, names["replay"])
+
+
+def one_hot_targets(data: Any, val: tuple[np.ndarray, np.ndarray]) -> tuple[Any, Any]:
+    """The same rows with each label as a one-hot row (float64; engines convert to their
+    dtype)."""
+    eye = np.eye(10)
+    (x, t), (xt, tt) = data
+    return ((x, eye[t]), (xt, eye[tt])), (val[0], eye[val[1]])
 
 
 def fast_modes(eng: Engine, regime: Regime) -> list[str]:
@@ -312,7 +324,7 @@ class _Stepper:
         eng._load(self.params, p)
         opt = self.cls(**self.regime.hyper)
         _load_state(eng, opt, state)
-        xs, ts = eng.to(xb), eng.to_labels(tb)
+        xs, ts = eng.to(xb), eng.to_targets(tb)
         m = None if mask is None else eng.to(mask)
         g = self.net.gradient(xs, ts, m)
         before = {k: eng.back(v) for k, v in self.params.items()}
