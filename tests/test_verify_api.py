@@ -560,7 +560,7 @@ def test_gradient_false_alarm_sweep_small() -> None:
     for dtype in (np.float64, np.float32):
         count, alarms = sweep.false_alarms(7, 100, dtype)
         assert count == 0, alarms[:2]
-    caught = sweep.planted(7, 40, np.float64, [1e-3])
+    caught, _ = sweep.planted(7, 40, np.float64, [1e-3])
     assert caught["exact loss, smooth"][0] == 1.0  # 0.1% is caught in every float64 case
 
 
