@@ -141,8 +141,10 @@ class Engine:
         return np.asarray(t)
 
     def to_targets(self, t: np.ndarray) -> Array:
-        """Labels (1-D) as the engine's labels; one-hot or soft targets (2-D) as its arrays."""
-        return self.to_labels(t) if np.ndim(t) == 1 else self.to(t)
+        """Integer labels as the engine's labels; one-hot or soft targets (floats) as its
+        arrays."""
+        t = np.asarray(t)
+        return self.to_labels(t) if t.dtype.kind in "iu" else self.to(t)
 
     def back(self, a: Array | float) -> np.ndarray:
         return to_numpy(a, "a", copy=True)  # a copy: callers keep snapshots of live params
@@ -157,12 +159,8 @@ class Engine:
     def forward(self, name: str, x: np.ndarray, t: np.ndarray | None = None,
                 **kw: object) -> np.ndarray:
         f = self.fn("functions", name)
-        args = (self.to(x),) if t is None else (self.to(x), self._target(t))
+        args = (self.to(x),) if t is None else (self.to(x), self.to_targets(t))
         return self.back(f(*args, **kw))
-
-    def _target(self, t: np.ndarray) -> Array:
-        t = np.asarray(t)
-        return self.to_labels(t) if t.dtype.kind in "iu" else self.to(t)
 
     def hand_backward(self, name: str, x: np.ndarray, g: np.ndarray | float,
                       t: np.ndarray | None = None, **kw: object) -> np.ndarray:
@@ -174,7 +172,7 @@ class Engine:
             return self.back(gf(y, self.to(g)))
         if FUNCTIONS[name]["kind"] == "activation":
             return self.back(gf(self.to(x))) * g
-        return self.back(gf(self.to(x), self._target(t), **kw)) * g
+        return self.back(gf(self.to(x), self.to_targets(t), **kw)) * g
 
     def autograd_backward(self, name: str, x: np.ndarray, g: np.ndarray | float,
                           t: np.ndarray | None = None, **kw: object) -> np.ndarray | None:
@@ -339,7 +337,7 @@ class TorchEngine(Engine):
         torch = self._torch
         xs = self.to(x).requires_grad_(True)
         f = self.fn("functions", name)
-        out = f(xs) if t is None else f(xs, self._target(t), **kw)
+        out = f(xs) if t is None else f(xs, self.to_targets(t), **kw)
         gt = self.to(np.broadcast_to(np.asarray(g, dtype=np.float64), tuple(out.shape)))
         (grad,) = torch.autograd.grad(out, xs, grad_outputs=gt, allow_unused=True)
         return self.back(torch.zeros_like(xs) if grad is None else grad)

@@ -141,10 +141,7 @@ def run_regime(ctx: Context, regime: Regime, plan: Any, data: Any,
         hist, params = eng.train(plan, data, lr, **kw)
         secs = time.perf_counter() - t0
         ctx.regime_runs[regime.name][eng.name] = (hist, params)
-        yield Observation(names["curve"], GROUP, eng.name, eng.tolerance_class, "regime_curve",
-                          "train loss", np.asarray(hist.train_loss_list, dtype=np.float64),
-                          np.asarray(r_hist.train_loss_list, dtype=np.float64), seconds=secs,
-                          details={"band": regime.name})
+        yield _curve(names["curve"], eng, hist, r_hist, secs, regime)
         yield _flips(names["flips"], eng, hist, r_hist, predictions(ctx.reference, params, x_all,
                                                                     regime), r_pred, len(x),
                      len(xt))
@@ -210,10 +207,7 @@ def fast_paths(ctx: Context, regime: Regime, plan: Any, data: Any, kw: dict[str,
             else:
                 hist, params = eng.train(plan, data, lr, mode=mode, **kw)
             secs = time.perf_counter() - t0
-            yield Observation(names["curve"], GROUP, label, eng.tolerance_class, "regime_curve",
-                              "train loss", np.asarray(hist.train_loss_list, dtype=np.float64),
-                              np.asarray(r_hist.train_loss_list, dtype=np.float64),
-                              seconds=secs, details={"band": regime.name})
+            yield _curve(names["curve"], eng, hist, r_hist, secs, regime, label)
             yield _flips(names["flips"], eng, hist, r_hist, predictions(
                 ctx.reference, params, x_all, regime), r_pred, len(x), len(xt), label)
             if regime.early_stopping is not None:
@@ -246,6 +240,15 @@ def predictions(ref: Engine, params: dict[str, np.ndarray], x: np.ndarray,
         return np.full(len(x), -1)
     net = ref.make_net(params, **regime.net_kw)
     return np.argmax(ref.back(net.logits(ref.to(x))), axis=1)  # type: ignore[attr-defined]
+
+
+def _curve(check: str, eng: Engine, hist: Any, r_hist: Any, secs: float, regime: Regime,
+           label: str | None = None) -> Observation:
+    """The free-running loss curve against the reference's, judged by the regime's band."""
+    return Observation(check, GROUP, label or eng.name, eng.tolerance_class, "regime_curve",
+                       "train loss", np.asarray(hist.train_loss_list, dtype=np.float64),
+                       np.asarray(r_hist.train_loss_list, dtype=np.float64), seconds=secs,
+                       details={"band": regime.name})
 
 
 def _counts(a_list: list[float], b_list: list[float], n: int) -> np.ndarray:
