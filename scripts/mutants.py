@@ -3,6 +3,8 @@
     python scripts/mutants.py --count 150 --seed 0            # run (resumable), then summarise
     python scripts/mutants.py --list                          # the sample, nothing run
     python scripts/mutants.py --summary                       # the summary of what has run
+    python scripts/mutants.py --shard 0/2 --results a.json    # one of two judges side by side
+    python scripts/mutants.py --merge a.json b.json           # their results into --results
 
 Each mutant (scripts/mutator.py: one operator applied at one place) is written into a COPY of
 the working tree (a temporary folder; the checkout is never touched), and the judge runs there
@@ -172,6 +174,15 @@ def _print_summary(s: dict) -> None:
         print(f"  survived  {v['where']} [{v['operator']}] {v['change'][:200]}")
 
 
+def _parse_shard(p: argparse.ArgumentParser, text: str | None) -> tuple[int, int]:
+    if text is None:
+        return 0, 1
+    m = re.fullmatch(r"(\d+)/(\d+)", text)
+    if not m or not int(m[1]) < int(m[2]):
+        p.error(f"--shard: expected I/N with 0 <= I < N, e.g. 0/2, got {text!r}")
+    return int(m[1]), int(m[2])
+
+
 def _parse_deadline(text: str | None) -> float | None:
     if text is None:
         return None
@@ -197,12 +208,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="judge at most this many now")
     p.add_argument("--list", action="store_true", help="print the sample and exit")
     p.add_argument("--summary", action="store_true", help="print the summary and exit")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="judge only the sample's mutants whose position is I modulo N, so N "
+                   "judges (each with its own --results) can run side by side")
+    p.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
+                   help="merge these results files (same seed and count) into --results")
     p.add_argument("--judge-arg", action="append", default=[],
                    help="extra argument for python -m verify (repeatable)")
     args = p.parse_args(argv)
     if args.count < 1:
         p.error(f"--count: expected a positive number, got {args.count}")
     deadline = _parse_deadline(args.stop_at)
+    shard = _parse_shard(p, args.shard)
     summary_path = args.summary_json or args.results.with_name("summary.json")
 
     population = all_mutants()
@@ -220,6 +237,19 @@ def main(argv: list[str] | None = None) -> int:
                                                                           args.count):
             p.error(f"--results: {args.results} holds seed {results['meta'].get('seed')} and "
                     f"count {results['meta'].get('count')}; give another --results path")
+    if args.merge:
+        for path in args.merge:
+            part = json.loads(path.read_text(encoding="utf-8"))
+            if (part["meta"].get("seed"), part["meta"].get("count")) != (args.seed, args.count):
+                p.error(f"--merge: {path} holds seed {part['meta'].get('seed')} and count "
+                        f"{part['meta'].get('count')}, not {args.seed} and {args.count}")
+            results["results"].update(part["results"])
+            results["meta"] = {**part["meta"], **results["meta"]}
+        _write_json(args.results, results)
+        summary = summarize(results)
+        _write_json(summary_path, summary)
+        _print_summary(summary)
+        return 0
     if args.summary:
         _print_summary(summarize(results))
         return 0
@@ -231,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
                            population=len(population), targets=list(TARGETS),
                            judge=" ".join(["python", *JUDGE, *args.judge_arg]))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # finally-blocks end the judge
-    todo = [m for m in chosen if m.id not in results["results"]][:args.limit]
+    todo = [m for i, m in enumerate(chosen)
+            if m.id not in results["results"] and i % shard[1] == shard[0]][:args.limit]
     with tempfile.TemporaryDirectory(prefix="nnparity-mutants-") as tmp:
         tree = Path(tmp)
         copy_tree(ROOT, tree)

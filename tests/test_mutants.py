@@ -187,3 +187,37 @@ def test_a_crash_is_summed_up_by_its_exception_line():
     err = "Traceback (most recent call last):\n  File 'x'\nValueError: bad thing\n[ 0.1,\n 0.2]\n"
     assert mutants._exception_line(err) == "ValueError: bad thing"
     assert mutants._exception_line("Killed\n") == "Killed"
+
+
+def test_merge_joins_the_shards_results_and_refuses_another_sample(tmp_path, capsys):
+    mutants = _load("mutants")
+    rec = {"path": "p.py", "line": 1, "operator": "arith", "before": "a", "after": "b"}
+
+    def part(name, seed, **recs):
+        path = tmp_path / name
+        path.write_text(json.dumps({"meta": {"seed": seed, "count": 150, "commit": "abc"},
+                                    "results": {k: {**rec, "id": k, **v}
+                                                for k, v in recs.items()}}))
+        return path
+
+    a = part("a.json", 0, m1={"status": "killed", "how": "check", "seconds": 1.0})
+    b = part("b.json", 0, m2={"status": "survived", "seconds": 2.0})
+    out = tmp_path / "out" / "results.json"
+    assert mutants.main(["--results", str(out), "--merge", str(a), str(b)]) == 0
+    merged = json.loads(out.read_text())
+    assert set(merged["results"]) == {"m1", "m2"}
+    summary = json.loads((out.parent / "summary.json").read_text())
+    assert (summary["killed"], summary["survived"], summary["run"]) == (1, 1, 2)
+    other = part("c.json", 1)
+    with pytest.raises(SystemExit):
+        mutants.main(["--results", str(out), "--merge", str(other)])
+    assert "--merge" in capsys.readouterr().err
+    assert set(json.loads(out.read_text())["results"]) == {"m1", "m2"}  # untouched
+
+
+@pytest.mark.parametrize("text", ["2/2", "a/2", "1", "-1/2"])
+def test_a_bad_shard_is_refused_by_name(text, capsys):
+    mutants = _load("mutants")
+    with pytest.raises(SystemExit):
+        mutants.main(["--shard", text, "--list"])
+    assert "--shard" in capsys.readouterr().err
