@@ -493,3 +493,17 @@ def test_quick_replays_a_subset_of_the_default_steps():
         assert set(q) <= set(d) and q == sorted(q) and q[:10] == list(range(min(n, 10)))
         assert replay_steps(n, replay_all=True, full=replay_prefix(quick)) == list(range(n))
     assert len(replay_steps(1300, full=replay_prefix(quick))) == 300 + 100
+
+
+def test_the_element_loop_rows_see_a_wrong_step_in_torchs_loop(engines, mnist_dir, monkeypatch):
+    """TwoLayerNet.numerical_gradient as the book calls it: a loop that differences with the
+    wrong step (h twice the one it divides by) fails its row, and only its row."""
+    from reference_torch import gradient as tg
+    from reference_torch import networks as tn
+
+    real = tg.numerical_gradient
+    monkeypatch.setattr(tn, "numerical_gradient", lambda f, x, h=1e-4: real(f, x, h=h) * 2)
+    results = run_groups(_ctx(engines, mnist_dir), ["gradients"])
+    failed = {r.name for r in results if not r.passed}
+    assert failed == {f"TwoLayerNet.numerical_gradient (element loop, default h) ({e.name})"
+                      for e in engines if e.framework == "torch" and e.dtype == "float64"}

@@ -114,6 +114,7 @@ def observe(ctx: Context) -> list[Observation]:
                                            eng.tolerance_class, tkind, f"{c['name']}, grad {p}",
                                            g[p], expected[p]))
     obs += _simplenet(ctx)
+    obs += _element_loop(ctx)
     obs += _restores(ctx)
     obs += accuracy.observe(ctx)
     obs += fused_extremes.observe(ctx)
@@ -135,6 +136,24 @@ def _restores(ctx: Context) -> list[Observation]:
         obs.append(Observation("numerical_gradient restores parameters bit for bit", GROUP,
                                eng.name, "exact", "restore", "SimpleNet.W: elements changed",
                                changed, np.zeros(1)))
+    return obs
+
+
+def _element_loop(ctx: Context) -> list[Observation]:
+    """``TwoLayerNet.numerical_gradient(x, t)`` as the book calls it: the element loop with its
+    default h, on a small network (the batched version above stands in for it on MNIST sizes),
+    against the reference's backprop, for every float64 engine (the reference's own too)."""
+    c = next(c for c in configs(ctx) if c["name"].startswith("12-10-10"))
+    r_bp = ctx.reference.net_gradients(ctx.reference.make_net(c["params"]), c["x"], c["t"],
+                                       "backprop", None)
+    obs = []
+    for eng in [ctx.reference] + [e for e in ctx.engines if e.dtype == "float64"]:
+        net = eng.make_net(c["params"])
+        g = net.numerical_gradient(eng.to(c["x"]), eng.to_targets(c["t"]))
+        for p in PARAMS:
+            obs.append(Observation("TwoLayerNet.numerical_gradient (element loop, default h)",
+                                   GROUP, eng.name, "float64", "numerical",
+                                   f"{c['name']}, grad {p}", eng.back(g[p]), r_bp[p]))
     return obs
 
 
