@@ -358,3 +358,20 @@ def test_to_numpy_copy_never_shares_memory():
     assert np.shares_memory(to_numpy(x), x)
     y = to_numpy(x, copy=True)
     assert not np.shares_memory(y, x) and y.dtype == np.float64
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_top_1_is_the_earliest_maximum_as_for_any_k(seed):
+    """bound_ratio's k = 1 shortcut (argmax) picks what the partition picks for k >= 1: the
+    largest ratio, the earliest of equal ones; nothing when every entry is excluded (-1)."""
+    from verify.compare import _top_k
+
+    rng = np.random.default_rng(seed)
+    ratio = rng.choice([-1.0, 0.0, 0.5, 0.5, 2.0, math.inf], size=int(rng.integers(1, 40)))
+    got = _top_k(ratio, 1, 7)
+    two = sorted(_top_k(ratio, 2, 7), key=lambda rf: (-rf[0], rf[1]))
+    if (ratio < 0).all():
+        assert got == [] and two == []
+    else:
+        i = int(np.flatnonzero(ratio == ratio.max())[0])
+        assert got == [(float(ratio[i]), 7 + i)] == two[:1]
