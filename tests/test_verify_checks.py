@@ -507,3 +507,16 @@ def test_the_element_loop_rows_see_a_wrong_step_in_torchs_loop(engines, mnist_di
     failed = {r.name for r in results if not r.passed}
     assert failed == {f"TwoLayerNet.numerical_gradient (element loop, default h) ({e.name})"
                       for e in engines if e.framework == "torch" and e.dtype == "float64"}
+
+
+def test_the_seeds_rows_see_a_wrong_batched_numerical_gradient_in_torch(engines, mnist_dir,
+                                                                       monkeypatch):
+    """The notes' numerical_gradient(function_2, [3, 4]) through torch's batched version."""
+    from reference_torch import gradient as tg
+
+    real = tg.numerical_gradient_fast
+    monkeypatch.setattr(tg, "numerical_gradient_fast", lambda f, x, **kw: real(f, x, **kw) * 1.01)
+    results = run_groups(_ctx(engines, mnist_dir), ["seeds"])
+    assert {r.name for r in results if not r.passed} == {
+        f"seeds' printed numbers ({e.name})" for e in engines
+        if e.framework == "torch" and e.dtype == "float64"}

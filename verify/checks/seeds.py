@@ -25,6 +25,11 @@ PRINTED = [
      0.2999999999986347),
     ("∂f/∂x0 at (3,4)", lambda e: _diff(e, lambda x: x**2 + 4.0**2, 3.0), 6.00000000000378),
     ("∂f/∂x1 at (3,4)", lambda e: _diff(e, lambda x: 3.0**2 + x**2, 4.0), 7.999999999999119),
+    # The notes' numerical_gradient(function_2, [3, 4]): the element loop and the batched
+    # version perturb each coordinate as numerical_diff does, so they print the same numbers.
+    *[(f"{name} ∂f/∂x{i} at (3,4)", lambda e, name=name, i=i: _grad(e, name)[i], printed)
+      for name in ("numerical_gradient", "numerical_gradient_fast")
+      for i, printed in enumerate((6.00000000000378, 7.999999999999119))],
     ("gradient descent x0, lr 0.1", lambda e: _gd(e, 0.1)[0], -6.11110793e-10),
     ("gradient descent x1, lr 0.1", lambda e: _gd(e, 0.1)[1], 8.14814391e-10),
     ("gradient descent x0, lr 1e-10", lambda e: _gd(e, 1e-10)[0], -2.99999994),
@@ -35,6 +40,16 @@ def _diff(e, f, x):
     out = e.fn("gradient", "numerical_diff")(f, e.to(np.float64(x)) if e.framework == "torch"
                                              else x)
     return float(e.back(out))
+
+
+def _grad(e, name):
+    """function_2 = x0² + x1² differentiated at (3, 4) by ``name``; the batched version takes
+    a stack of points (B, 2) and returns their B values."""
+    if name == "numerical_gradient":
+        f = lambda v: v[0] ** 2 + v[1] ** 2  # noqa: E731
+    else:
+        f = lambda pts: pts[:, 0] ** 2 + pts[:, 1] ** 2  # noqa: E731
+    return e.back(e.fn("gradient", name)(f, e.to(np.array([3.0, 4.0]))))
 
 
 def _gd(e, lr):
