@@ -520,3 +520,36 @@ def test_the_seeds_rows_see_a_wrong_batched_numerical_gradient_in_torch(engines,
     assert {r.name for r in results if not r.passed} == {
         f"seeds' printed numbers ({e.name})" for e in engines
         if e.framework == "torch" and e.dtype == "float64"}
+
+
+def test_an_engine_that_raises_fails_its_group_and_the_run_goes_on(engines, mnist_dir,
+                                                                   monkeypatch, capsys):
+    """A candidate whose code raises inside a group is a failed verdict naming the exception
+    and where it came from; later groups still run."""
+    from reference_torch import optimizers as to
+
+    def broken(self, params, grads):
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setattr(to.Adam, "apply_unchecked", broken)
+    results = run_groups(_ctx(engines, mnist_dir), ["optimizers", "seeds"])
+    failed = [r for r in results if not r.passed]
+    assert [r.name for r in failed] == ["optimizers checks run to the end"]
+    assert failed[0].where.startswith("raised ZeroDivisionError at tests/test_verify_checks.py:")
+    # optimizers builds its rows as a list, so none was made before the exception
+    assert "planted before its first observation" in failed[0].message
+    assert any(r.group == "seeds" for r in results)  # the next group ran
+    assert "ZeroDivisionError: planted" in capsys.readouterr().err
+
+
+def test_the_numerical_training_rows_see_a_train_that_ignores_the_gradient_option(
+        engines, mnist_dir, monkeypatch):
+    """train(gradient="numerical") that trains by backprop instead fails its row (torch's)."""
+    from reference_torch import training as tt
+
+    real = tt.train
+    monkeypatch.setattr(tt, "train", lambda *a, gradient="backprop", **kw: real(*a, **kw))
+    results = run_groups(_ctx(engines, mnist_dir), ["concepts"])
+    assert {r.name for r in results if not r.passed} == {
+        f"train(gradient='numerical'): the notes' loop ({e.name})" for e in engines
+        if e.framework == "torch" and e.dtype == "float64"}

@@ -10,6 +10,10 @@
 * The loss along one weight (``landscape.loss_along_weight``): each engine's curve against the
   reference's, and the reference's own slope at the weight (two points ±h of the curve)
   against its backprop gradient entry.
+* The notes' training loop driven by central differences (``train(gradient="numerical")``):
+  each float64 engine's run against the loop written here from the same engine's public
+  pieces (``numerical_gradient_fast``, ``SGD.update``, ``loss``), on a 784-3-10 network and a
+  few MNIST rows, byte for byte: the two do the same arithmetic in the same order.
 * The warning of a too-small h (``gradient.step_warning``, which ``numerical_diff`` gives):
   at each (x, h), which warning each engine gives against the definition written here.
 """
@@ -19,6 +23,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from reference_numpy.networks import PARAM_NAMES as PARAMS
 
 from ..observe import Observation
 from .context import Context, r32
@@ -131,6 +137,42 @@ def _landscape(ctx: Context) -> list[Observation]:
     return obs
 
 
+#: The notes' numerical-gradient loop, kept small: 2 x 2,395 perturbed losses per step.
+NUMERICAL_ROWS, NUMERICAL_BATCH, NUMERICAL_ITERS, NUMERICAL_HIDDEN, NUMERICAL_LR = 40, 5, 4, 3, 0.5
+
+
+def _numerical_training(ctx: Context) -> list[Observation]:
+    from reference_numpy.plan import TrainPlan
+
+    (x, t), (xt, tt) = ctx.mnist[0]
+    x, t = x[:NUMERICAL_ROWS].astype(np.float64), t[:NUMERICAL_ROWS]
+    xt, tt = xt[:NUMERICAL_ROWS].astype(np.float64), tt[:NUMERICAL_ROWS]
+    plan = TrainPlan(NUMERICAL_ROWS, NUMERICAL_BATCH, NUMERICAL_ITERS, seed=ctx.seed,
+                     hidden_size=NUMERICAL_HIDDEN)
+    obs = []
+    for eng in [ctx.reference] + [e for e in ctx.engines if e.dtype == "float64"]:
+        net = eng.make_net(plan.initial_params())
+        hist = eng.mod("training").train(net, eng.to(x), eng.to_labels(t), eng.to(xt),
+                                         eng.to_labels(tt), plan, learning_rate=NUMERICAL_LR,
+                                         progress=False, gradient="numerical")
+        loop = eng.make_net(plan.initial_params())
+        sgd = eng.fn("optimizers", "SGD")(lr=NUMERICAL_LR)
+        losses = []
+        for i in range(plan.iters_num):
+            idx = plan.batch(i)
+            xb, tb = eng.to(x[idx]), eng.to_labels(t[idx])
+            sgd.update(loop.params, loop.numerical_gradient_fast(xb, tb))
+            losses.append(float(eng.back(loop.loss(xb, tb))))
+        name = "train(gradient='numerical'): the notes' loop"
+        obs.append(Observation(name, GROUP, eng.name, "exact", "loss", "loss of each step",
+                               np.asarray(hist.train_loss_list, dtype=np.float64),
+                               np.asarray(losses)))
+        obs += [Observation(name, GROUP, eng.name, "exact", "update", f"final {k}",
+                            eng.back(net.params[k]), eng.back(loop.params[k]))
+                for k in PARAMS]
+    return obs
+
+
 #: Where rounding starts to dominate a float64 central difference of an f with |f| ~ |f‴| ~ 1:
 #: the minimum of eps·|f|/h + h²·|f‴|/6 is at h* = (3 eps)^(1/3) ≈ 8.7e-6, relative to
 #: max(1, |x|).
@@ -172,4 +214,5 @@ def _step_warnings(ctx: Context) -> list[Observation]:
 
 
 def observe(ctx: Context) -> list[Observation]:
-    return _information(ctx) + _directional(ctx) + _landscape(ctx) + _step_warnings(ctx)
+    return (_information(ctx) + _directional(ctx) + _landscape(ctx) + _numerical_training(ctx)
+            + _step_warnings(ctx))
