@@ -130,7 +130,19 @@ def judge(tree: Path, timeout: float, extra: list[str]) -> dict:
     else:
         how, why = "crash", _exception_line(err) or f"exit status {p.returncode}"
     return {"status": "killed", "how": how, "rc": p.returncode, "seconds": secs,
-            "why": " ".join(why.split())[:240]}
+            "why": portable(" ".join(why.split()), tree)[:240]}
+
+
+def portable(text: str, tree: Path) -> str:
+    """``text`` without this machine's paths (the results are committed): the copy's folder,
+    the data folder and the temporary folder by name."""
+    places = [(str(tree), "<tree>"),
+              (os.environ.get("NNPARITY_DATA_DIR", ""), "$NNPARITY_DATA_DIR"),
+              (tempfile.gettempdir(), "$TMPDIR")]
+    for path, name in places:
+        if path:
+            text = text.replace(path.rstrip("/"), name)
+    return text
 
 
 def _exception_line(stderr: str) -> str:

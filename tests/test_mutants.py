@@ -221,3 +221,12 @@ def test_a_bad_shard_is_refused_by_name(text, capsys):
     with pytest.raises(SystemExit):
         mutants.main(["--shard", text, "--list"])
     assert "--shard" in capsys.readouterr().err
+
+
+def test_a_verdict_names_no_path_of_this_machine(monkeypatch, tmp_path):
+    mutants = _load("mutants")
+    monkeypatch.setenv("NNPARITY_DATA_DIR", "/data/mnist")
+    text = (f"/data/mnist/train.gz: corrupt; {tmp_path}/x.py:3; "
+            f"NNPARITY_CACHE_DIR={mutants.tempfile.gettempdir()}/c")
+    assert mutants.portable(text, tmp_path) == (
+        "$NNPARITY_DATA_DIR/train.gz: corrupt; <tree>/x.py:3; NNPARITY_CACHE_DIR=$TMPDIR/c")
