@@ -81,7 +81,8 @@ def _net_kw(c: dict) -> dict:
 def observe(ctx: Context) -> list[Observation]:
     obs: list[Observation] = []
     ref = ctx.reference
-    for c in configs(ctx):
+    cases = configs(ctx)
+    for c in cases:
         mask = c.get("mask")
         rnet = ref.make_net(c["params"], **_net_kw(c))
         r_bp = ref.net_gradients(rnet, c["x"], c["t"], "backprop", mask)
@@ -114,7 +115,7 @@ def observe(ctx: Context) -> list[Observation]:
                                            eng.tolerance_class, tkind, f"{c['name']}, grad {p}",
                                            g[p], expected[p]))
     obs += _simplenet(ctx)
-    obs += _element_loop(ctx)
+    obs += _element_loop(ctx, cases)
     obs += _restores(ctx)
     obs += accuracy.observe(ctx)
     obs += fused_extremes.observe(ctx)
@@ -139,11 +140,11 @@ def _restores(ctx: Context) -> list[Observation]:
     return obs
 
 
-def _element_loop(ctx: Context) -> list[Observation]:
+def _element_loop(ctx: Context, cases: list[dict]) -> list[Observation]:
     """``TwoLayerNet.numerical_gradient(x, t)`` as the book calls it: the element loop with its
     default h, on a small network (the batched version above stands in for it on MNIST sizes),
     against the reference's backprop, for every float64 engine (the reference's own too)."""
-    c = next(c for c in configs(ctx) if c["name"].startswith("12-10-10"))
+    c = next(c for c in cases if c["name"].startswith("12-10-10"))
     r_bp = ctx.reference.net_gradients(ctx.reference.make_net(c["params"]), c["x"], c["t"],
                                        "backprop", None)
     obs = []

@@ -42,19 +42,18 @@ def _diff(e, f, x):
     return float(e.back(out))
 
 
+def function_2(v):
+    """The notes' f(x0, x1) = x0² + x1², of one point (2,) or, batched, of a stack (B, 2)."""
+    return v[..., 0] ** 2 + v[..., 1] ** 2
+
+
 def _grad(e, name):
-    """function_2 = x0² + x1² differentiated at (3, 4) by ``name``; the batched version takes
-    a stack of points (B, 2) and returns their B values."""
-    if name == "numerical_gradient":
-        f = lambda v: v[0] ** 2 + v[1] ** 2  # noqa: E731
-    else:
-        f = lambda pts: pts[:, 0] ** 2 + pts[:, 1] ** 2  # noqa: E731
-    return e.back(e.fn("gradient", name)(f, e.to(np.array([3.0, 4.0]))))
+    """function_2 differentiated at (3, 4) by ``name`` (the element loop or the batched one)."""
+    return e.back(e.fn("gradient", name)(function_2, e.to(np.array([3.0, 4.0]))))
 
 
 def _gd(e, lr):
-    f = lambda v: v[0] ** 2 + v[1] ** 2  # noqa: E731
-    x, _ = e.fn("gradient", "gradient_descent")(f, e.to(np.array([-3.0, 4.0])), lr=lr,
+    x, _ = e.fn("gradient", "gradient_descent")(function_2, e.to(np.array([-3.0, 4.0])), lr=lr,
                                                  step_num=100)
     return e.back(x)
 
