@@ -363,8 +363,8 @@ def _top_k(ratio: np.ndarray, k: int, offset: int) -> list[tuple[float, int]]:
     """
     if k <= 0 or ratio.size == 0:
         return []
-    if k == 1:  # bound_ratio's case, in every replayed step: argmax is the partition's answer
-        i = int(np.argmax(ratio))  # (the earliest of equal maxima), several times faster
+    if k == 1:  # bound_ratio's case, in every replayed step: argmax gives the partition's
+        i = int(np.argmax(ratio))  # answer (the earliest maximum) by reading, not reordering
         return [(float(ratio[i]), offset + i)] if ratio[i] >= 0 else []
     if ratio.size > k:
         threshold = np.partition(ratio, ratio.size - k)[ratio.size - k]
