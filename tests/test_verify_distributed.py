@@ -1,4 +1,5 @@
-"""verify's data-parallel row: 2 gloo ranks against the float64 reference's single process."""
+"""verify's data-parallel rows: 2 gloo ranks (started by torchrun, and in a full run also by
+spawn_local) against the float64 reference's single process."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ def ctx(mnist_dir) -> Context:
 
 @pytest.fixture(scope="module")
 def run(ctx) -> dict[str, np.ndarray]:
-    (x, t), _ = ctx.mnist[0]
-    return vd.ddp_run(vd.plan_for(ctx), x[:vd.ROWS].astype(np.float64), t[:vd.ROWS])
+    """The real job: torchrun, two processes, the plan as a file."""
+    got = vd.torchrun_run(vd.plan_for(ctx), ctx.data_dir)
+    assert isinstance(got, dict), got
+    return got
 
 
 def _verdicts(ctx, monkeypatch, got):
+    monkeypatch.setattr(vd, "torchrun_run", lambda plan, data_dir: got)
     monkeypatch.setattr(vd, "ddp_run", lambda plan, x, t: got)
     return judge(vd.observe(ctx))
 
@@ -32,7 +36,7 @@ def _verdicts(ctx, monkeypatch, got):
 def test_the_replay_passes_and_moved_the_parameters(ctx, run, monkeypatch):
     [result] = _verdicts(ctx, monkeypatch, run)
     assert result.passed, result.message
-    assert result.group == "training" and "gloo ranks" in result.name
+    assert result.group == "training" and "gloo ranks by torchrun" in result.name
     # A replay that did nothing would also match nothing: the run must have trained.
     start = vd.plan_for(ctx).initial_params()["W1"]
     assert np.max(np.abs(run["W1"] - start)) > 1e-4
@@ -51,3 +55,25 @@ def test_a_wrong_replay_fails_and_names_the_tensor(ctx, run, monkeypatch, bug, w
         got["losses"] = run["losses"] * (1 + 1e-6)
     [result] = _verdicts(ctx, monkeypatch, got)
     assert not result.passed and where in result.where, (bug, result.where)
+
+
+def test_spawn_local_agrees_with_torchrun_bit_for_bit(ctx, run):
+    """The library's launcher and the documented one run the same plan the same way."""
+    (x, t), _ = ctx.mnist[0]
+    spawned = vd.ddp_run(vd.plan_for(ctx), x[:vd.ROWS].astype(np.float64), t[:vd.ROWS])
+    for k in ("losses", "W1", "b1", "W2", "b2"):
+        np.testing.assert_array_equal(spawned[k], run[k])
+
+
+def test_a_full_run_adds_the_spawn_local_row(ctx, run, monkeypatch):
+    full = Context(engines=ctx.engines, seed=0, quick=False, data_dir=ctx.data_dir)
+    results = _verdicts(full, monkeypatch, run)
+    assert [("by torchrun" in r.name, "by spawn_local" in r.name) for r in results] == [
+        (True, False), (False, True)]
+    assert all(r.passed for r in results)
+
+
+def test_a_torchrun_that_fails_is_a_failed_row_saying_why(ctx, monkeypatch):
+    why = "torchrun exited 1 without printing 'ddp gloo x2: ...': RuntimeError: rendezvous"
+    [result] = _verdicts(ctx, monkeypatch, why)
+    assert not result.passed and "RuntimeError: rendezvous" in result.where

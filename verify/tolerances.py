@@ -61,7 +61,8 @@ KINDS: dict[str, str] = {
     "order": "convergence orders (absolute)",
     "descent": "gradient_descent: the point after n steps (verify.api.differentiation)",
     "numerical32": "numerical_gradient of a float32 x vs the float64 central difference",
-    "information": "cross-entropy, and entropy + KL divergence, against an fsum in float64",
+    "information": "cross-entropy, entropy + KL divergence, information content and entropy "
+    "as its expectation, against math.log and fsum in float64",
     "directional": "directional derivative (central differences along v/|v|) vs gradient·v/|v|",
     "data": "MNIST arrays (class exact)",
     "restore": "elements numerical_gradient changed (class exact)",
@@ -81,6 +82,10 @@ KINDS: dict[str, str] = {
     "(REGIME_CURVE_BANDS)",
     "early_stopping": "early stopping's stop and best iterations, held-out counts (class exact)",
     "step_warning": "which too-small-h warning numerical_diff gives (class exact)",
+    "train_mode": "the mode train runs by default, against the documented rule (class exact)",
+    "nonfinite": "allow_nonfinite: where training stopped and what it recorded (class exact)",
+    "saved": "parameters and histories written and read back (class exact)",
+    "holdout": "holdout_split's held-out and remaining rows (class exact)",
 }
 #: Kinds judged by a measured band instead of the elementwise rule; the curve kinds among them.
 BAND_KINDS = ("curve", "flips", "regime_curve")

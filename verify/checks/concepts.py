@@ -3,7 +3,8 @@
 * Information: each engine's cross-entropy H(p, q), and H(p) + KL(p‖q) (the identity
   H(p, q) = H(p) + KL(p‖q)), against H(p, q) computed here in float64 with ``math.fsum``
   (the exactly rounded sum of the terms -p log q): so a bug in one function of one engine,
-  or the same bug in both engines, moves a row.
+  or the same bug in both engines, moves a row.  Likewise the information content log 1/p
+  (in nats, the default, and in bits) and the entropy as its expectation E_p[log 1/p].
 * The directional derivative D_v f(x) = ∇f(x)·v / |v| of each float64 engine (central
   differences along v / |v|) against the analytic gradient: f is the exact softmax
   cross-entropy of logits, whose gradient (softmax(z) - onehot(t)) / N is written out here.
@@ -15,7 +16,8 @@
   pieces (``numerical_gradient_fast``, ``SGD.update``, ``loss``), on a 784-3-10 network and a
   few MNIST rows, byte for byte: the two do the same arithmetic in the same order.
 * The warning of a too-small h (``gradient.step_warning``, which ``numerical_diff`` gives):
-  at each (x, h), which warning each engine gives against the definition written here.
+  at each (x, h), which warning each engine gives against the definition written here,
+  including (x, h) at the edges of both tests.
 """
 
 from __future__ import annotations
@@ -81,6 +83,22 @@ def _information(ctx: Context) -> list[Observation]:
             obs.append(Observation("information identity H(p) + KL(p||q) = H(p, q)", GROUP,
                                    eng.name, eng.tolerance_class, "information", case, h_p_kl,
                                    exact))
+    p, _ = _distributions(ctx)["typical"]
+    surprise = np.array([[-math.log(v) for v in row] for row in p])
+    h_p = np.array([math.fsum(-v * math.log(v) for v in row) for row in p])
+    for eng in [ctx.reference, *ctx.engines]:
+        info, pe = eng.mod("information"), eng.to(p)
+        nats = eng.back(info.information_content(pe))
+        bits = eng.back(info.information_content(pe, base=2))
+        # The notes' E(x) = Σ x p(x) with x = log(1/p(x)): the entropy as an expectation.
+        expected_info = eng.back(info.expectation(info.information_content(pe), pe))
+        obs.append(Observation("information content log 1/p (nats, and bits)", GROUP, eng.name,
+                               eng.tolerance_class, "information", "typical",
+                               np.concatenate([nats, bits]).ravel(),
+                               np.concatenate([surprise, surprise / math.log(2)]).ravel()))
+        obs.append(Observation("entropy as the expected information content E_p[log 1/p]",
+                               GROUP, eng.name, eng.tolerance_class, "information", "typical",
+                               expected_info, h_p))
     return obs
 
 
@@ -180,8 +198,12 @@ ROUNDING_STEP = (3 * float(np.finfo(np.float64).eps)) ** (1 / 3)
 
 #: (x, h) cases: the notes' x = 5 with the book's bad h = 1e-50, steps on both sides of h*,
 #: the chapter's h = 1e-4 (no warning) and an x whose scale moves h* (1e6: 1e-4 is too small).
+#: Then the edges: at x = ±1 a step of 0.6 ulp(1)/2 leaves x unchanged on the side away from
+#: zero only (the spacing halves below |x| = 1), and steps 0.05 % either side of h* at x = 0.5.
 STEP_CASES = ((5.0, 1e-50), (5.0, 1e-15), (5.0, 1e-6), (5.0, 1e-4), (0.5, 9e-6), (0.5, 8e-6),
-              (-3.0, 1e-17), (1e6, 1e-4), (1e6, 10.0))
+              (-3.0, 1e-17), (1e6, 1e-4), (1e6, 10.0), (1.0, 0.6 * 2.0**-53),
+              (-1.0, 0.6 * 2.0**-53), (0.5, ROUNDING_STEP * 1.0005),
+              (0.5, ROUNDING_STEP * 0.9995))
 NO_WARNING, X_PLUS_H_IS_X, ROUNDING_DOMINATES = 0, 1, 2
 
 
@@ -203,7 +225,7 @@ def _warning_code(message: str | None) -> int:
 
 def _step_warnings(ctx: Context) -> list[Observation]:
     expected = np.array([expected_step_warning(x, h) for x, h in STEP_CASES], dtype=np.float64)
-    label = "(x, h): " + ", ".join(f"({x:g}, {h:g})" for x, h in STEP_CASES)
+    label = "(x, h): " + ", ".join(f"({x:g}, {h:.5g})" for x, h in STEP_CASES)
     obs = []
     for eng in [ctx.reference, *[e for e in ctx.engines if e.dtype == "float64"]]:
         warn = eng.fn("gradient", "step_warning")

@@ -5,8 +5,11 @@ The "bad" mirror serves each file with one payload byte changed (still a valid g
 IDX file: only the checksum tells), the "good" one the files themselves.  With mirrors
 ``[bad, good]`` every file must be fetched from both in order, the bad copy refused and the
 good one kept; with ``[bad]`` alone the download must fail with the checksum error, leaving
-nothing in the folder.  Everything is written in a temporary folder, removed afterwards (not
-the user's cache); no network beyond 127.0.0.1 is used."""
+nothing in the folder.  And a first run's loaders, both engines', called with their defaults
+(no data folder, an empty cache, the mirror named in ``$NNPARITY_MNIST_MIRRORS``): each must
+download into its cache rather than fall back to the bundled subset.  Everything is written
+in a temporary folder, removed afterwards (not the user's cache); no network beyond 127.0.0.1
+is used."""
 
 from __future__ import annotations
 
@@ -119,6 +122,7 @@ def observe(ctx: Context) -> list[Observation]:
             obs = _bad_then_good(Path(tmp) / "new" / "mnist", base, hits, subset_checksums(),
                                  want)
             obs.append(_bad_only(Path(tmp) / "bad-only", base, subset_checksums()))
+            obs += _first_run(Path(tmp) / "first-run", base, subset_checksums(), want)
     except OSError as e:  # no loopback server here (the two cases catch their own errors)
         return [failed(CHECK, CANDIDATE,
                        f"the loopback mirror (127.0.0.1, a temp folder): {_short(e)}")]
@@ -180,3 +184,63 @@ def _bad_only(d: Path, base: str, table: Mapping[str, str]) -> Observation:
         label += (f" (raised {_short(raised) if raised else 'nothing'}; folder: "
                   f"{', '.join(left) or 'empty'})")
     return facts(CHECK, CANDIDATE, label, got, want)
+
+
+#: A first run's loaders, each with its defaults but for the subset's checksum table and the
+#: deadline: (label, call) of the engines' ``load_mnist`` and torchvision's raw arrays.
+def _loaders(table: Mapping[str, str]) -> dict[str, object]:
+    from reference_numpy.mnist import load_mnist as np_load
+    from reference_torch.mnist import load_mnist as torch_load
+    from reference_torch.mnist import torchvision_arrays
+
+    def pairs(loaded):
+        (x, t), (xt, tt) = loaded
+        return {"x_train": x, "t_train": t, "x_test": xt, "t_test": tt}
+
+    return {
+        "reference_numpy load_mnist": lambda: pairs(np_load(
+            normalize=False, checksums=table, timeout=TIMEOUT)),
+        "reference_torch load_mnist": lambda: pairs(torch_load(
+            normalize=False, as_tensor=False, checksums=table, timeout=TIMEOUT)),
+        "reference_torch torchvision_arrays": lambda: torchvision_arrays(
+            checksums=table, timeout=TIMEOUT),
+    }
+
+
+def _first_run(d: Path, base: str, table: Mapping[str, str],
+               want: dict[str, np.ndarray]) -> list[Observation]:
+    import contextlib
+    import io
+    import warnings
+
+    from reference_numpy.mnist_files import FILES, MnistSubsetWarning
+
+    names = dict(zip(("x_train", "t_train", "x_test", "t_test"), FILES, strict=True))
+    obs = []
+    for label, load in _loaders(table).items():
+        cache = d / label.replace(" ", "-")
+        case = f"a first run's {label} (defaults, an empty cache)"
+        try:
+            # The downloads' tqdm bars would land in verify's own output.
+            with (environ(NNPARITY_DATA_DIR="", NNPARITY_CACHE_DIR=str(cache),
+                          NNPARITY_MNIST_MIRRORS=base + "good/"),
+                  warnings.catch_warnings(record=True) as caught,
+                  contextlib.redirect_stderr(io.StringIO())):
+                warnings.simplefilter("always")
+                arrays = load()
+        except Exception as e:
+            obs.append(failed(CHECK, label, f"{case}: raised {_short(e)}"))
+            continue
+        for key, f in names.items():
+            # The loaders' labels are int64 where the file holds uint8: values are compared.
+            got_arr = np.asarray(arrays[key]).reshape(want[f].shape).astype(want[f].dtype)
+            obs.append(bits(CHECK, label, f"{case}: {key} is the served {f}", want[f],
+                            got_arr))
+        left = sorted(p.name for p in cache.iterdir()) if cache.is_dir() else []
+        got = {"MNIST files in the cache": float(sum(n in FILES for n in left)),
+               "subset warnings": float(sum(issubclass(w.category, MnistSubsetWarning)
+                                            for w in caught))}
+        want_facts = {"MNIST files in the cache": 4, "subset warnings": 0}
+        obs.append(facts(CHECK, label, f"{case}: downloaded into the cache, no subset",
+                         got, want_facts))
+    return obs

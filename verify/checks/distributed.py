@@ -1,5 +1,7 @@
 """Data-parallel training: two gloo ranks (``reference_torch.distributed``) against the float64
-reference's single-process run of the same plan.
+reference's single-process run of the same plan, started as a real job is, by torchrun
+(``python -m torch.distributed.run --standalone -m reference_torch.distributed``, the plan
+passed as a file), and in the full run also by ``spawn_local``, the library's own launcher.
 
 With equal shards, DDP's average of the ranks' shard gradients is the whole batch's gradient,
 so a correct replay differs from one process only by summation order (the all-reduce, autograd
@@ -10,6 +12,9 @@ takes its rows of the batch's mask) and weight decay.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,6 +29,9 @@ GROUP = "training"
 ROWS, BATCH, ITERS, HIDDEN = 800, 8, 10, 20
 LR, WEIGHT_DECAY, DROPOUT = 0.1, 0.01, 0.2
 WORLD = 2
+#: Seconds the torchrun job may take: three Python processes importing torch (about 11 s on a
+#: quiet 2-core machine for the whole job) and 10 small steps; this only bounds a hang.
+TORCHRUN_TIMEOUT = 300
 
 
 def available() -> str:
@@ -56,6 +64,42 @@ def ddp_run(plan, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
                            weight_decay_lambda=WEIGHT_DECAY, dtype="float64")
 
 
+def torchrun_command(plan_file: Path, out: Path, data_dir: str | None) -> list[str]:
+    """The documented launch: torchrun on this machine, a free rendezvous port (--standalone)."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={WORLD}", "-m", "reference_torch.distributed",
+           "--plan", str(plan_file), "--train-size", str(ROWS), "--optimizer", "momentum",
+           "--lr", str(LR), "--weight-decay", str(WEIGHT_DECAY), "--dtype", "float64",
+           "--backend", "gloo", "--out", str(out)]
+    return cmd + (["--data-dir", data_dir] if data_dir is not None else [])
+
+
+def torchrun_run(plan, data_dir: str | None) -> dict[str, np.ndarray] | str:
+    """Rank 0's output of the torchrun job, or why there is none (the command's exit status and
+    the end of its output)."""
+    import reference_torch
+
+    root = str(Path(reference_torch.__file__).resolve().parent.parent)
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    with tempfile.TemporaryDirectory(prefix="nnparity-torchrun-") as d:
+        plan.save(Path(d) / "plan.npz")
+        out = Path(d) / "ddp.npz"
+        try:
+            proc = subprocess.run(torchrun_command(Path(d) / "plan.npz", out, data_dir),
+                                  env=env, cwd=d, capture_output=True, text=True,
+                                  timeout=TORCHRUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return f"torchrun did not finish in {TORCHRUN_TIMEOUT} s"
+        line = f"ddp gloo x{WORLD}: {ITERS} iterations, batch {BATCH} ({BATCH // WORLD} per rank)"
+        if proc.returncode != 0 or line not in proc.stdout or not out.is_file():
+            tail = " ".join((proc.stdout[-600:] + " " + proc.stderr[-1200:]).split())
+            return (f"torchrun exited {proc.returncode} without printing {line!r} and writing "
+                    f"its --out file: {tail}")
+        with np.load(out, allow_pickle=False) as z:
+            return {k: z[k].copy() for k in z.files}
+
+
 def plan_for(ctx: Context):
     from reference_numpy.plan import TrainPlan
 
@@ -71,12 +115,22 @@ def observe(ctx: Context) -> list[Observation]:
     x, t = x[:ROWS].astype(np.float64), t[:ROWS]
     plan = plan_for(ctx)
     r_params, r_losses = reference_run(plan, x, t)
-    got = ddp_run(plan, x, t)
-    name = f"{WORLD} gloo ranks (DDP, Momentum, dropout, weight decay) vs one process"
-    engine = f"torch/distributed/{WORLD}x cpu/float64"
-    obs = [Observation(name, GROUP, engine, "float64", "distributed", "loss of each iteration",
-                       np.asarray(got["losses"], dtype=np.float64), r_losses)]
-    obs += [Observation(name, GROUP, engine, "float64", "distributed",
-                        f"parameters after {ITERS} iterations, {k}", got[k], r_params[k])
-            for k in PARAM_NAMES]
+    runs = {"torchrun": torchrun_run(plan, ctx.data_dir)}
+    if not ctx.quick:
+        runs["spawn_local"] = ddp_run(plan, x, t)
+    obs = []
+    for how, got in runs.items():
+        name = (f"{WORLD} gloo ranks by {how} (DDP, Momentum, dropout, weight decay) vs one "
+                f"process")
+        engine = f"torch/distributed/{WORLD}x cpu/float64"
+        if isinstance(got, str):
+            obs.append(Observation(name, GROUP, engine, "exact", "distributed", got,
+                                   np.array([np.nan]), np.array([0.0])))
+            continue
+        obs.append(Observation(name, GROUP, engine, "float64", "distributed",
+                               "loss of each iteration",
+                               np.asarray(got["losses"], dtype=np.float64), r_losses))
+        obs += [Observation(name, GROUP, engine, "float64", "distributed",
+                            f"parameters after {ITERS} iterations, {k}", got[k], r_params[k])
+                for k in PARAM_NAMES]
     return obs

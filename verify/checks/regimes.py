@@ -35,6 +35,7 @@ from reference_numpy.networks import PARAM_NAMES as PARAMS
 
 from ..engines import Engine
 from ..observe import Observation
+from . import holdout
 from .context import Context, r32
 
 GROUP = "regimes"
@@ -121,6 +122,8 @@ def observe(ctx: Context) -> Iterator[Observation]:
                                                                            "training regimes"):
             plan = plan_for(regime, ctx.seed, ctx.iters)
             yield from run_regime(ctx, regime, plan, data, val)
+    if not ctx.calibration:
+        yield from holdout.observe(ctx)
 
 
 def run_regime(ctx: Context, regime: Regime, plan: Any, data: Any,

@@ -35,7 +35,6 @@ PRINTED = [
     ("gradient descent x0, lr 1e-10", lambda e: _gd(e, 1e-10)[0], -2.99999994),
 ]
 
-
 def _diff(e, f, x):
     out = e.fn("gradient", "numerical_diff")(f, e.to(np.float64(x)) if e.framework == "torch"
                                              else x)
@@ -47,15 +46,43 @@ def function_2(v):
     return v[..., 0] ** 2 + v[..., 1] ** 2
 
 
-def _grad(e, name):
+def _grad(e, name, method="central"):
     """function_2 differentiated at (3, 4) by ``name`` (the element loop or the batched one)."""
-    return e.back(e.fn("gradient", name)(function_2, e.to(np.array([3.0, 4.0]))))
+    return e.back(e.fn("gradient", name)(function_2, e.to(np.array([3.0, 4.0])), method=method))
 
 
-def _gd(e, lr):
-    x, _ = e.fn("gradient", "gradient_descent")(function_2, e.to(np.array([-3.0, 4.0])), lr=lr,
-                                                 step_num=100)
+def _one_sided(method: str, i: int, h: float = 1e-4) -> float:
+    """(f(x + h e_i) - f(x)) / h (forward) or (f(x) - f(x - h e_i)) / h (backward) at (3, 4)."""
+    x = np.array([3.0, 4.0])
+    xs = x.copy()
+    xs[i] += h if method == "forward" else -h
+    fx, fs = float(function_2(x)), float(function_2(xs))
+    return (fs - fx) / h if method == "forward" else (fx - fs) / h
+
+
+def _gd(e, lr=None):
+    """gradient_descent of function_2 from (-3, 4): at ``lr`` for 100 steps, else the defaults."""
+    kw = {} if lr is None else {"lr": lr, "step_num": 100}
+    x, _ = e.fn("gradient", "gradient_descent")(function_2, e.to(np.array([-3.0, 4.0])), **kw)
     return e.back(x)
+
+
+#: (label, function of an engine, kind, value of the formula computed here in float64): what
+#: the notes define but print no number for.
+FORMULAS = [
+    # One-sided differences of function_2 at (3, 4) through both versions: the same float64
+    # arithmetic as :func:`_one_sided`, so "printed" (a rounding unit or two) bounds them.
+    *[(f"{name}, {method} ∂f/∂x{i} at (3,4)", lambda e, n=name, m=method, i=i: _grad(e, n, m)[i],
+       "printed", _one_sided(method, i))
+      for name in ("numerical_gradient", "numerical_gradient_fast")
+      for method in ("forward", "backward") for i in (0, 1)],
+    # The book's defaults, lr 0.01 and 100 steps: on x0² + x1² each step multiplies x by
+    # 1 - 2·lr (a central difference of a quadratic has no truncation error; its rounding,
+    # ~eps·25/h = 6e-11 per gradient, moves x0 by under 1e-10 in 100 steps), so x0 is
+    # -3·0.98^100 to 8 digits.
+    ("gradient descent x0, the defaults (lr 0.01, 100 steps)", lambda e: _gd(e)[0], "printed8",
+     -3 * 0.98**100),
+]
 
 
 def observe(ctx: Context) -> list[Observation]:
@@ -67,6 +94,10 @@ def observe(ctx: Context) -> list[Observation]:
             kind = "printed8" if "gradient descent" in label else "printed"
             obs.append(Observation("seeds' printed numbers", GROUP, eng.name, "float64", kind,
                                    label, np.atleast_1d(float(fn(eng))), np.array([printed])))
+        for label, fn, kind, value in FORMULAS:
+            obs.append(Observation("the notes' formulas, computed here in float64", GROUP,
+                                   eng.name, "float64", kind, label,
+                                   np.atleast_1d(float(fn(eng))), np.array([value])))
         conv = eng.fn("gradient", "convergence_order")
         for method, order in (("forward", 1.0), ("backward", 1.0), ("central", 2.0)):
             for fname, f, df, x in (("exp at 1", np.exp, np.exp, 1.0),

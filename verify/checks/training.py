@@ -29,7 +29,7 @@ from ..compare import bound_ratio
 from ..observe import Observation
 from ..plans import LEARNING_RATE, training_plan
 from ..tolerances import tolerance_for
-from . import accuracy, distributed
+from . import accuracy, distributed, nonfinite, saved
 from .context import Context, r32
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ def observe(ctx: Context) -> Iterator[Observation]:
     yield from replay(ctx, plan, x, t, gold)
     yield from free_running(ctx, plan, data, gold)
     if not ctx.calibration:
+        yield from saved.observe(ctx)
+        yield from nonfinite.observe(ctx)
         yield from distributed.observe(ctx)
 
 
@@ -263,16 +265,35 @@ def fast_paths(ctx: Context, plan: TrainPlan, data: Data, r_hist: TrainHistory,
     the eager paths 0.19 and 0.12 (NumPy float32), 0.19 (torch float64)."""
     (x, _), (xt, _) = data
     for eng in [ctx.reference, *ctx.engines]:
-        mode = eng.default_mode(LR)
-        if mode == "eager":  # no fast path for this engine: its eager run was checked above
-            continue
         t0 = time.perf_counter()
-        hist, params = eng.train(plan, data, LR, mode=mode)
+        hist, params = eng.train(plan, data, LR, mode="auto")
         secs = time.perf_counter() - t0
+        mode = str(hist.meta.get("mode"))
+        yield _mode(eng, mode)
         label = f"{eng.name}, train's default: {mode}"
         ctx.fast_curves[label] = (hist, eng.tolerance_class)
         yield _loss_curve(eng, hist, r_hist, secs, label)
         yield _accuracy(eng, hist, r_hist, params, x_all, r_pred, len(x), len(xt), secs, label)
+
+
+#: The step modes a run can record, as codes for an exact row (both engines' ``MODES``).
+RUN_MODES = ("eager", "fused", "graph")
+
+
+def documented_default_mode(device: str) -> str:
+    """What ``train`` runs by default (mode "auto") for plain SGD without weight decay, as
+    both engines' ``fastpath.MODES`` document it: the CUDA graph on a CUDA device, else the
+    fused step."""
+    return "graph" if device.startswith("cuda") else "fused"
+
+
+def _mode(eng, mode: str) -> Observation:
+    want = documented_default_mode(eng.device)
+    code = RUN_MODES.index(mode) if mode in RUN_MODES else -1
+    return Observation("train's default mode for plain SGD", GROUP, eng.name, "exact",
+                       "train_mode", f"ran {mode!r}, documented {want!r}",
+                       np.array([code], dtype=np.float64),
+                       np.array([RUN_MODES.index(want)], dtype=np.float64))
 
 
 def _loss_curve(eng, hist, r_hist, secs: float, label: str | None = None) -> Observation:
