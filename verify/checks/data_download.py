@@ -13,11 +13,14 @@ is used."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.server
+import io
 import os
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -186,9 +189,9 @@ def _bad_only(d: Path, base: str, table: Mapping[str, str]) -> Observation:
     return facts(CHECK, CANDIDATE, label, got, want)
 
 
-#: A first run's loaders, each with its defaults but for the subset's checksum table and the
-#: deadline: (label, call) of the engines' ``load_mnist`` and torchvision's raw arrays.
 def _loaders(table: Mapping[str, str]) -> dict[str, object]:
+    """A first run's loaders, each with its defaults but for the subset's checksum table and
+    the deadline: label -> call, of both engines' ``load_mnist`` and torchvision's arrays."""
     from reference_numpy.mnist import load_mnist as np_load
     from reference_torch.mnist import load_mnist as torch_load
     from reference_torch.mnist import torchvision_arrays
@@ -209,10 +212,6 @@ def _loaders(table: Mapping[str, str]) -> dict[str, object]:
 
 def _first_run(d: Path, base: str, table: Mapping[str, str],
                want: dict[str, np.ndarray]) -> list[Observation]:
-    import contextlib
-    import io
-    import warnings
-
     from reference_numpy.mnist_files import FILES, MnistSubsetWarning
 
     names = dict(zip(("x_train", "t_train", "x_test", "t_test"), FILES, strict=True))

@@ -83,10 +83,10 @@ def torchrun_run(plan, data_dir: str | None) -> dict[str, np.ndarray] | str:
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="nnparity-torchrun-") as d:
-        plan.save(Path(d) / "plan.npz")
-        out = Path(d) / "ddp.npz"
+        plan_file, out = Path(d) / "plan.npz", Path(d) / "ddp.npz"
+        plan.save(plan_file)
         try:
-            proc = subprocess.run(torchrun_command(Path(d) / "plan.npz", out, data_dir),
+            proc = subprocess.run(torchrun_command(plan_file, out, data_dir),
                                   env=env, cwd=d, capture_output=True, text=True,
                                   timeout=TORCHRUN_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -96,8 +96,9 @@ def torchrun_run(plan, data_dir: str | None) -> dict[str, np.ndarray] | str:
             tail = " ".join((proc.stdout[-600:] + " " + proc.stderr[-1200:]).split())
             return (f"torchrun exited {proc.returncode} without printing {line!r} and writing "
                     f"its --out file: {tail}")
-        with np.load(out, allow_pickle=False) as z:
-            return {k: z[k].copy() for k in z.files}
+        from reference_numpy._safeio import load_npz
+
+        return load_npz(out)  # allow_pickle=False, as spawn_local reads it
 
 
 def plan_for(ctx: Context):
@@ -118,11 +119,11 @@ def observe(ctx: Context) -> list[Observation]:
     runs = {"torchrun": torchrun_run(plan, ctx.data_dir)}
     if not ctx.quick:
         runs["spawn_local"] = ddp_run(plan, x, t)
+    engine = f"torch/distributed/{WORLD}x cpu/float64"
     obs = []
     for how, got in runs.items():
         name = (f"{WORLD} gloo ranks by {how} (DDP, Momentum, dropout, weight decay) vs one "
                 f"process")
-        engine = f"torch/distributed/{WORLD}x cpu/float64"
         if isinstance(got, str):
             obs.append(Observation(name, GROUP, engine, "exact", "distributed", got,
                                    np.array([np.nan]), np.array([0.0])))

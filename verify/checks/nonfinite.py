@@ -21,7 +21,7 @@ GROUP = "training"
 CHECK = "allow_nonfinite: stops at the first non-finite loss"
 ROWS, BATCH, ITERS, HIDDEN, LR = 100, 10, 12, 10, 0.1
 
-#: What a run records, as (name, value the check expects); the stop iteration is the plan's.
+#: The facts of a run the row compares, in order (the stop iteration is the plan's).
 FACTS = ("stopped_at", "losses recorded", "losses finite before the stop", "last loss NaN",
          "meta names params['W1']", "meta['allow_nonfinite']", "RuntimeWarning given")
 

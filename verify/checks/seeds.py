@@ -35,6 +35,7 @@ PRINTED = [
     ("gradient descent x0, lr 1e-10", lambda e: _gd(e, 1e-10)[0], -2.99999994),
 ]
 
+
 def _diff(e, f, x):
     out = e.fn("gradient", "numerical_diff")(f, e.to(np.float64(x)) if e.framework == "torch"
                                              else x)

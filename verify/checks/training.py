@@ -276,10 +276,6 @@ def fast_paths(ctx: Context, plan: TrainPlan, data: Data, r_hist: TrainHistory,
         yield _accuracy(eng, hist, r_hist, params, x_all, r_pred, len(x), len(xt), secs, label)
 
 
-#: The step modes a run can record, as codes for an exact row (both engines' ``MODES``).
-RUN_MODES = ("eager", "fused", "graph")
-
-
 def documented_default_mode(device: str) -> str:
     """What ``train`` runs by default (mode "auto") for plain SGD without weight decay, as
     both engines' ``fastpath.MODES`` document it: the CUDA graph on a CUDA device, else the
@@ -288,12 +284,16 @@ def documented_default_mode(device: str) -> str:
 
 
 def _mode(eng, mode: str) -> Observation:
+    """The mode a run recorded against the documented one, as positions in torch's ``MODES``
+    (the superset of both engines' modes)."""
+    from reference_torch.fastpath import MODES
+
     want = documented_default_mode(eng.device)
-    code = RUN_MODES.index(mode) if mode in RUN_MODES else -1
+    code = MODES.index(mode) if mode in MODES else -1
     return Observation("train's default mode for plain SGD", GROUP, eng.name, "exact",
                        "train_mode", f"ran {mode!r}, documented {want!r}",
                        np.array([code], dtype=np.float64),
-                       np.array([RUN_MODES.index(want)], dtype=np.float64))
+                       np.array([MODES.index(want)], dtype=np.float64))
 
 
 def _loss_curve(eng, hist, r_hist, secs: float, label: str | None = None) -> Observation:
