@@ -245,8 +245,10 @@ def test_data_group_sees_a_bug_in_the_torch_loaders_options(engines, mnist_dir, 
 
     if bug == "divide by 256":
         real = tm._images
+        # Only the normalised output is scaled, as a wrong divisor would do.
         monkeypatch.setattr(tm, "_images", lambda x, normalize, flatten, dtype:
-                            real(x, normalize, flatten, dtype) * (255 / 256))
+                            real(x, normalize, flatten, dtype)
+                            * (255 / 256 if normalize else 1))
     else:
         real_labels = tm._labels
         monkeypatch.setattr(tm, "_labels", lambda t, one_hot, dtype:
@@ -307,16 +309,23 @@ def _data_rows(part):
     return judge(observe())
 
 
-@pytest.mark.parametrize("part,row", [
-    ("idx", "IDX encode/parse round trip (reference_numpy.idx)"),
-    ("download", "download_mnist from a mirror (a loopback server) (reference_numpy.mnist_files)"),
-    ("cache", "torchvision layout in a new nested cache folder (torchvision)"),
+DOWNLOAD_ROW = "download_mnist from a mirror (a loopback server) ({})"
+FIRST_RUN_LOADERS = ("reference_numpy load_mnist", "reference_torch load_mnist",
+                     "reference_torch torchvision_arrays")
+
+
+@pytest.mark.parametrize("part,rows", [
+    ("idx", ["IDX encode/parse round trip (reference_numpy.idx)"]),
+    ("download", [DOWNLOAD_ROW.format(c) for c in ("reference_numpy.mnist_files",
+                                                   *FIRST_RUN_LOADERS)]),
+    ("cache", ["torchvision layout in a new nested cache folder (torchvision)"]),
 ])
-def test_data_first_run_checks_pass_on_the_references(part, row):
+def test_data_first_run_checks_pass_on_the_references(part, rows):
     results = _data_rows(part)
-    assert [r.name for r in results] == [row]
-    assert results[0].passed, results[0].message
-    assert results[0].details["cases"] > 1
+    assert [r.name for r in results] == rows
+    for r in results:
+        assert r.passed, r.message
+        assert r.details["cases"] > 1
 
 
 @pytest.mark.parametrize("mutant,part,reason", [
@@ -331,7 +340,8 @@ def test_data_first_run_checks_pass_on_the_references(part, row):
 def test_data_first_run_checks_see_the_mutants_verify_let_through(monkeypatch, mutant, part,
                                                                   reason):
     _plant(monkeypatch, *DATA_MUTANTS[mutant])
-    [result] = _data_rows(part)
+    # The download part's first row is download_mnist's own; the loaders' rows follow it.
+    result = _data_rows(part)[0]
     assert not result.passed
     assert reason in result.where or reason in result.message
 
@@ -518,8 +528,8 @@ def test_the_seeds_rows_see_a_wrong_batched_numerical_gradient_in_torch(engines,
     monkeypatch.setattr(tg, "numerical_gradient_fast", lambda f, x, **kw: real(f, x, **kw) * 1.01)
     results = run_groups(_ctx(engines, mnist_dir), ["seeds"])
     assert {r.name for r in results if not r.passed} == {
-        f"seeds' printed numbers ({e.name})" for e in engines
-        if e.framework == "torch" and e.dtype == "float64"}
+        f"{row} ({e.name})" for e in engines if e.framework == "torch" and e.dtype == "float64"
+        for row in ("seeds' printed numbers", "the notes' formulas, computed here in float64")}
 
 
 def test_an_engine_that_raises_fails_its_group_and_the_run_goes_on(engines, mnist_dir,
