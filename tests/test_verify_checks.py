@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
+from plant import plant
 
 from verify import selftest
 from verify.checks import GROUP_NAMES
@@ -283,20 +284,6 @@ DATA_MUTANTS = {
 }
 
 
-def _plant(monkeypatch, module_name, func, old, new):
-    import __future__
-
-    import importlib
-    import inspect
-
-    module = importlib.import_module(module_name)
-    source = inspect.getsource(getattr(module, func))
-    assert source.count(old) == 1, f"{func} no longer holds {old!r}"
-    namespace = dict(vars(module))
-    exec(compile(source.replace(old, new), module.__file__, "exec",  # noqa: S102 - a test
-                 flags=__future__.annotations.compiler_flag, dont_inherit=True), namespace)
-    monkeypatch.setattr(module, func, namespace[func])
-
 
 def _data_rows(part):
     """Judge one of the data group's new checks on its own (not the full-MNIST loads)."""
@@ -339,7 +326,7 @@ def test_data_first_run_checks_pass_on_the_references(part, rows):
 ])
 def test_data_first_run_checks_see_the_mutants_verify_let_through(monkeypatch, mutant, part,
                                                                   reason):
-    _plant(monkeypatch, *DATA_MUTANTS[mutant])
+    plant(monkeypatch, *DATA_MUTANTS[mutant])
     # The download part's first row is download_mnist's own; the loaders' rows follow it.
     result = _data_rows(part)[0]
     assert not result.passed
@@ -365,7 +352,7 @@ def test_torchvision_layout_outside_the_configured_cache_is_seen(monkeypatch, tm
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     uid = os.getuid() if hasattr(os, "getuid") else 0
     (tmp_path / f"nnparity-{uid}").mkdir()
-    _plant(monkeypatch, *DATA_MUTANTS["torchvision cache: parents not created"])
+    plant(monkeypatch, *DATA_MUTANTS["torchvision cache: parents not created"])
     [result] = _data_rows("cache")
     assert not result.passed
     assert "the layout is in $NNPARITY_CACHE_DIR/torchvision (found: nothing)" in result.where
