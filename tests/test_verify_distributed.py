@@ -77,3 +77,20 @@ def test_a_torchrun_that_fails_is_a_failed_row_saying_why(ctx, monkeypatch):
     why = "torchrun exited 1 without printing 'ddp gloo x2: ...': RuntimeError: rendezvous"
     [result] = _verdicts(ctx, monkeypatch, why)
     assert not result.passed and "RuntimeError: rendezvous" in result.where
+
+
+def test_a_torchrun_job_that_raises_names_the_ranks_exception(ctx, monkeypatch):
+    """The job started with a --train-size its plan does not hold (the CLI's slicing skipped, as
+    a generated mutant did): the row gives the rank's exception, not torchrun's own footer."""
+    real = vd.torchrun_command
+
+    def wrong_size(*args, **kwargs):
+        cmd = real(*args, **kwargs)
+        i = cmd.index("--train-size")
+        return [*cmd[:i + 1], str(vd.ROWS + 1), *cmd[i + 2:]]
+
+    monkeypatch.setattr(vd, "torchrun_command", wrong_size)
+    why = vd.torchrun_run(vd.plan_for(ctx), ctx.data_dir)
+    assert isinstance(why, str)
+    assert why.endswith(f"ValueError: x: the plan expects {vd.ROWS} training rows, "
+                        f"got {vd.ROWS + 1}"), why

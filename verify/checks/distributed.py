@@ -13,6 +13,7 @@ takes its rows of the batch's mask) and weight decay.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -93,12 +94,21 @@ def torchrun_run(plan, data_dir: str | None) -> dict[str, np.ndarray] | str:
             return f"torchrun did not finish in {TORCHRUN_TIMEOUT} s"
         line = f"ddp gloo x{WORLD}: {ITERS} iterations, batch {BATCH} ({BATCH // WORLD} per rank)"
         if proc.returncode != 0 or line not in proc.stdout or not out.is_file():
-            tail = " ".join((proc.stdout[-600:] + " " + proc.stderr[-1200:]).split())
             return (f"torchrun exited {proc.returncode} without printing {line!r} and writing "
-                    f"its --out file: {tail}")
+                    f"its --out file: {_why(proc.stdout, proc.stderr)}")
         from reference_numpy._safeio import load_npz
 
         return load_npz(out)  # allow_pickle=False, as spawn_local reads it
+
+
+def _why(stdout: str, stderr: str) -> str:
+    """A rank's exception line (torchrun's own report ends with a link to its docs, which says
+    nothing), else the end of the output."""
+    errors = [m.group(1) for m in re.finditer(r"^(?:\[rank\d+\]:\s*)?(\w+(?:Error|Exception): .+)$",
+                                              stderr, re.MULTILINE)]
+    if errors:
+        return errors[0][:600]
+    return " ".join((stdout[-600:] + " " + stderr[-1200:]).split())
 
 
 def plan_for(ctx: Context):
