@@ -192,8 +192,10 @@ class Engine:
         return float(self.back(net.loss(self.to(x), self.to_targets(t), m)))
 
     def net_gradients(self, net: EngineNet, x: np.ndarray, t: np.ndarray, kind: str,
-                      mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """kind: "backprop", "autograd" (torch), "numerical" (central differences)."""
+                      mask: np.ndarray | None = None,
+                      chunk: int | None = None) -> dict[str, np.ndarray]:
+        """kind: "backprop", "autograd" (torch), "numerical" (central differences, batched in
+        blocks of ``chunk`` values when given, else the network's default)."""
         m = None if mask is None else self.to(mask)
         xs, ts = self.to(x), self.to_targets(t)
         if kind == "backprop":
@@ -201,7 +203,8 @@ class Engine:
         elif kind == "autograd":
             g = cast("AutogradNet", net).autograd_gradient(xs, ts, m)
         elif kind == "numerical":
-            g = net.numerical_gradient_fast(xs, ts, m)
+            g = net.numerical_gradient_fast(xs, ts, m, **({} if chunk is None
+                                                          else {"chunk": chunk}))
         else:
             raise ValueError(f"kind: expected backprop, autograd or numerical, got {kind!r}")
         return {k: self.back(v) for k, v in g.items()}

@@ -59,6 +59,7 @@ KINDS: dict[str, str] = {
     "printed": "the notes' numbers, printed to 16-17 significant digits",
     "printed8": "the notes' numbers, printed to 8 significant digits",
     "order": "convergence orders (absolute)",
+    "order_fit": "convergence_order with its default steps against the same fit computed here",
     "descent": "gradient_descent: the point after n steps (verify.api.differentiation)",
     "numerical32": "numerical_gradient of a float32 x vs the float64 central difference",
     "information": "cross-entropy, entropy + KL divergence, information content and entropy "
@@ -66,6 +67,8 @@ KINDS: dict[str, str] = {
     "directional": "directional derivative (central differences along v/|v|) vs gradient·v/|v|",
     "data": "MNIST arrays (class exact)",
     "restore": "elements numerical_gradient changed (class exact)",
+    "chunking": "the batched numerical gradient in blocks of one against its default blocks "
+    "(class exact)",
     "curve": "free-running loss: relative difference, by step (CURVE_BANDS)",
     "flips": "prediction flips and changes of a correct count (FLIP_FRACTION)",
     "fused_loss": "the fused (fast-path) loss at extreme logits",
@@ -128,6 +131,9 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("float64", "printed"): _s(2e-15, 2e-15, 2e-15, _m(1.4e-16, 1.4e-16, 1.4e-16)),
     ("float64", "printed8"): _s(6e-9, 6e-9, 6e-9, _m(5.8e-10, 5.8e-10, 5.8e-10)),
     ("float64", "order"): _s(0.0, 7.5e-2, 7.5e-2, _m(7.5e-3, 7.5e-3, 7.5e-3)),
+    # NumPy's fit is the same arithmetic as verify's (0 difference); torch's exp and sin are a
+    # rounding unit from NumPy's, which moves the slope (about 1 or 2) by at most 4.4e-16.
+    ("float64", "order_fit"): _s(5e-15, 5e-15, 5e-15, _m(4.4e-16, 4.4e-16, 4.4e-16, 1, "")),
     # The fused step at logits up to ~2,000 (scripts/measure_fused_extremes.py: 20 seeds, the
     # float64 reference's loss and p - lr g, 20 MNIST rows).
     ("float64", "fused_loss"): _s(5e-15, 5e-15, 5e-15, _m(4.2e-16, 4.2e-16, 4.2e-16, 20, _EXTREME)),

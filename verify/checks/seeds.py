@@ -86,6 +86,20 @@ FORMULAS = [
 ]
 
 
+#: convergence_order's documented default steps: 9 of them, log-spaced from 1e-1 to 1e-3.
+DEFAULT_STEPS = np.geomspace(1e-1, 1e-3, 9)
+
+
+def fitted_order(f, x: float, exact: float, method: str) -> float:
+    """The slope of log|D(h) - exact| against log h over the default steps, D the forward,
+    backward or central difference: convergence_order's definition, computed here."""
+    d = {"forward": lambda h: (f(x + h) - f(x)) / h,
+         "backward": lambda h: (f(x) - f(x - h)) / h,
+         "central": lambda h: (f(x + h) - f(x - h)) / (2 * h)}[method]
+    errors = [abs(d(h) - exact) for h in DEFAULT_STEPS]
+    return float(np.polyfit(np.log(DEFAULT_STEPS), np.log(errors), 1)[0])
+
+
 def observe(ctx: Context) -> list[Observation]:
     obs = []
     engines = [ctx.reference] + [e for e in ctx.engines if e.dtype == "float64"]
@@ -113,4 +127,9 @@ def observe(ctx: Context) -> list[Observation]:
                 obs.append(Observation("convergence order (Taylor: 1, 1, 2)", GROUP, eng.name,
                                        "float64", "order", f"{method}, {fname}",
                                        np.atleast_1d(float(got)), np.array([order])))
+                # The order above is loose (the fit's h-dependence); its defaults are not.
+                obs.append(Observation("convergence_order's fit over its default steps", GROUP,
+                                       eng.name, "float64", "order_fit", f"{method}, {fname}",
+                                       np.atleast_1d(float(got)),
+                                       np.array([fitted_order(f, x, float(df(x)), method)])))
     return obs
