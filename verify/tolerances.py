@@ -87,6 +87,8 @@ KINDS: dict[str, str] = {
     "step_warning": "which too-small-h warning numerical_diff gives (class exact)",
     "train_mode": "the mode train runs by default, against the documented rule (class exact)",
     "nonfinite": "allow_nonfinite: where training stopped and what it recorded (class exact)",
+    "twins": "parameters crossing the engines: TwoLayerNet.from_numpy, numpy_params (class "
+    "exact)",
     "saved": "parameters and histories written and read back (class exact)",
     "holdout": "holdout_split's held-out and remaining rows (class exact)",
 }

@@ -5,8 +5,6 @@
   in both engines, so either reads the other's).
 * The history: ``TrainHistory.save_json`` then ``load_json``, every list byte for byte, and a
   run without early stopping recording ``stopped_at`` and ``best_iter`` as None.
-* torch's ``TwoLayerNet.numpy_params()``, how a run's parameters leave the device: float64
-  copies, which the network's next in-place update leaves as they were.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from .context import Context
 GROUP = "training"
 PARAMS_CHECK = "save_params, then load_params (NumPy's and the engine's)"
 HISTORY_CHECK = "TrainHistory.save_json, then load_json"
-COPY_CHECK = "TwoLayerNet.numpy_params() copies, unchanged by a later update"
 LISTS = ("train_loss_list", "train_acc_list", "test_acc_list", "eval_iters")
 
 
@@ -61,20 +58,4 @@ def observe(ctx: Context) -> list[Observation]:
                                    "stopped_at and best_iter None without early stopping "
                                    "(before and after)", np.array(unset, dtype=np.float64),
                                    np.ones(4)))
-            obs += _numpy_params(eng, final)
     return obs
-
-
-def _numpy_params(eng, final: dict[str, np.ndarray]) -> list[Observation]:
-    """The copies taken, then every parameter updated in place (p -= 1, as an optimizer does)."""
-    net = eng.make_net(final)
-    if not hasattr(net, "numpy_params"):  # NumPy's network holds NumPy arrays already
-        return []
-    copies = net.numpy_params()
-    import torch
-
-    with torch.no_grad():
-        for p in net.params.values():
-            p.sub_(1.0)
-    return [Observation(COPY_CHECK, GROUP, eng.name, "exact", "saved", k, copies[k],
-                        np.asarray(final[k], dtype=np.float64)) for k in PARAM_NAMES]
