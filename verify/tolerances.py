@@ -85,7 +85,8 @@ KINDS: dict[str, str] = {
     "(REGIME_CURVE_BANDS)",
     "early_stopping": "early stopping's stop and best iterations, held-out counts (class exact)",
     "step_warning": "which too-small-h warning numerical_diff gives (class exact)",
-    "train_mode": "the mode train runs by default, against the documented rule (class exact)",
+    "train_mode": "the mode train runs by default and the optimizers mode 'graph' captures, "
+    "against the documented rules (class exact)",
     "nonfinite": "allow_nonfinite: where training stopped and what it recorded (class exact)",
     "twins": "parameters crossing the engines: TwoLayerNet.from_numpy, numpy_params (class "
     "exact)",

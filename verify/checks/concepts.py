@@ -83,9 +83,20 @@ def _information(ctx: Context) -> list[Observation]:
             obs.append(Observation("information identity H(p) + KL(p||q) = H(p, q)", GROUP,
                                    eng.name, eng.tolerance_class, "information", case, h_p_kl,
                                    exact))
-    p, _ = _distributions(ctx)["typical"]
+    p, q = _distributions(ctx)["typical"]
     surprise = np.array([[-math.log(v) for v in row] for row in p])
     h_p = np.array([math.fsum(-v * math.log(v) for v in row) for row in p])
+    kl = np.array([math.fsum(pi * math.log(pi / qi) for pi, qi in zip(pr, qr, strict=True))
+                   for pr, qr in zip(p, q, strict=True)])
+    in_bits = np.concatenate([h_p, _exact_cross_entropy(p, q), kl]) / math.log(2)
+    for eng in [ctx.reference, *ctx.engines]:
+        info, pe, qe = eng.mod("information"), eng.to(p), eng.to(q)
+        got = np.concatenate([eng.back(info.entropy(pe, base=2)),
+                              eng.back(info.cross_entropy(pe, qe, base=2)),
+                              eng.back(info.kl_divergence(pe, qe, base=2))])
+        obs.append(Observation("entropy, cross-entropy and KL divergence in bits (base 2)",
+                               GROUP, eng.name, eng.tolerance_class, "information",
+                               "typical: H(p), H(p, q), KL(p||q)", got, in_bits))
     for eng in [ctx.reference, *ctx.engines]:
         info, pe = eng.mod("information"), eng.to(p)
         nats = eng.back(info.information_content(pe))

@@ -124,6 +124,28 @@ def observe(ctx: Context) -> Iterator[Observation]:
             yield from run_regime(ctx, regime, plan, data, val)
     if not ctx.calibration:
         yield from holdout.observe(ctx)
+        yield from _capturable(ctx)
+
+
+def documented_capturable(name: str) -> bool:
+    """Whether mode "graph" may capture the optimizer ``name``, as torch's ``Optimizer``
+    documents it: every one but Adam, whose bias-corrected step size is a Python float that
+    changes each step (a graph would freeze it)."""
+    return name != "adam"
+
+
+def _capturable(ctx: Context) -> Iterator[Observation]:
+    """Each torch engine's ``capturable`` flags against the documented rule: a flag turned off
+    would drop that optimizer's graph rows above without a word."""
+    for eng in ctx.engines:
+        if eng.framework != "torch":
+            continue
+        table = eng.fn("optimizers", "OPTIMIZERS")
+        names = sorted(table)
+        yield Observation("the optimizers mode 'graph' captures", GROUP, eng.name, "exact",
+                          "train_mode", "capturable: " + ", ".join(names),
+                          np.array([table[n].capturable for n in names], dtype=np.float64),
+                          np.array([documented_capturable(n) for n in names], dtype=np.float64))
 
 
 def run_regime(ctx: Context, regime: Regime, plan: Any, data: Any,
