@@ -18,9 +18,10 @@ from verify.runner import run_groups  # noqa: E402
 def _failed(seed: int = 0) -> set[str]:
     """The names of the failing rows ("check (engine)")."""
     results = run_groups(Context(engines=engines_for("cpu"), seed=seed, quick=True), ["concepts"])
-    # 4 information checks x 4 engines (H(p, q), the identity, log 1/p, its expectation),
-    # 2 directional, 4 landscape, 2 numerical-gradient training runs, 2 step warnings
-    assert len(results) == 26
+    # 5 information checks x 4 engines (H(p, q), the identity, log 1/p, its expectation, the
+    # three in bits), 2 directional, 4 landscape, 2 numerical-gradient training runs, 2 step
+    # warnings
+    assert len(results) == 30
     return {r.name for r in results if not r.passed}
 
 
@@ -36,7 +37,9 @@ def test_a_bug_in_numpys_kl_fails_the_identity(monkeypatch) -> None:
     monkeypatch.setattr(np_info, "kl_divergence", lambda p, q, base=None: -kl(p, q, base))
     failed = _failed()
     identity = "information identity H(p) + KL(p||q) = H(p, q)"
-    assert failed == {f"{identity} (numpy/float64)", f"{identity} (numpy/float32)"}
+    bits = "entropy, cross-entropy and KL divergence in bits (base 2)"
+    assert failed == {f"{row} ({e})" for row in (identity, bits)
+                      for e in ("numpy/float64", "numpy/float32")}
 
 
 def test_a_bug_in_torchs_directional_derivative_fails(monkeypatch) -> None:

@@ -88,6 +88,9 @@ KINDS: dict[str, str] = {
     "train_mode": "the mode train runs by default and the optimizers mode 'graph' captures, "
     "against the documented rules (class exact)",
     "nonfinite": "allow_nonfinite: where training stopped and what it recorded (class exact)",
+    "plan": "TrainPlan's draws against their documented definition (class exact)",
+    "evallog": "the notes' per-evaluation line train writes to log= (class exact)",
+    "defaults": "what a constructor gives with its documented defaults (class exact)",
     "twins": "parameters crossing the engines: TwoLayerNet.from_numpy, numpy_params (class "
     "exact)",
     "saved": "parameters and histories written and read back (class exact)",

@@ -205,4 +205,18 @@ def _simplenet(ctx: Context) -> list[Observation]:
             g = eng.back(net.gradient(eng.to(x), eng.to(t)))
             obs.append(Observation("SimpleNet gradient (backprop)", GROUP, eng.name,
                                    eng.tolerance_class, "gradient", f"point {j}", g, r_bp))
+    # The notes build it with no arguments: W is then a (2, 3) draw of N(0, 1) from
+    # default_rng(seed), the same weights in both engines.
+    want = np.random.default_rng(ctx.seed).standard_normal((2, 3))
+    for eng in [ctx.reference] + [e for e in ctx.engines if e.dtype == "float64"]:
+        net = eng.mod("networks").SimpleNet(seed=ctx.seed)
+        obs.append(Observation("SimpleNet(seed=s): W = N(0, 1) of shape (2, 3) from "
+                               "default_rng(s)", GROUP, eng.name, "exact", "defaults", "W",
+                               *_same_shape(eng.back(net.W), want)))
     return obs
+
+
+def _same_shape(got: np.ndarray, want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(got, want) to compare; a wrong shape as a NaN against the wanted values, so it fails
+    the exact rule."""
+    return (got, want) if got.shape == want.shape else (np.full(want.shape, np.nan), want)

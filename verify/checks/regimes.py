@@ -35,7 +35,7 @@ from reference_numpy.networks import PARAM_NAMES as PARAMS
 
 from ..engines import Engine
 from ..observe import Observation
-from . import holdout
+from . import holdout, plan_rules
 from .context import Context, r32
 
 GROUP = "regimes"
@@ -124,7 +124,23 @@ def observe(ctx: Context) -> Iterator[Observation]:
             yield from run_regime(ctx, regime, plan, data, val)
     if not ctx.calibration:
         yield from holdout.observe(ctx)
+        yield from plan_rules.observe(ctx)
         yield from _capturable(ctx)
+        yield from _early_stopping_defaults(ctx)
+
+
+#: EarlyStopping's documented defaults: (patience, min_delta).
+EARLY_STOPPING_DEFAULTS = (3, 0.0)
+
+
+def _early_stopping_defaults(ctx: Context) -> Iterator[Observation]:
+    """``EarlyStopping()`` as documented; the regimes above always pass both settings."""
+    for eng in [ctx.reference, *ctx.engines]:
+        es = eng.fn("training", "EarlyStopping")()
+        yield Observation("EarlyStopping() defaults", GROUP, eng.name, "exact", "defaults",
+                          "patience, min_delta",
+                          np.array([es.patience, es.min_delta], dtype=np.float64),
+                          np.array(EARLY_STOPPING_DEFAULTS, dtype=np.float64))
 
 
 def documented_capturable(name: str) -> bool:

@@ -29,7 +29,7 @@ from ..compare import bound_ratio
 from ..observe import Observation
 from ..plans import LEARNING_RATE, training_plan
 from ..tolerances import tolerance_for
-from . import accuracy, distributed, nonfinite, saved, twins
+from . import accuracy, distributed, evallog, nonfinite, saved, twins
 from .context import Context, r32
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ def observe(ctx: Context) -> Iterator[Observation]:
     if not ctx.calibration:
         yield from saved.observe(ctx)
         yield from twins.observe(ctx)
+        yield from evallog.observe(ctx)
         yield from nonfinite.observe(ctx)
         yield from distributed.observe(ctx)
 
