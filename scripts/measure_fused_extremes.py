@@ -2,9 +2,10 @@
 
     python scripts/measure_fused_extremes.py [--seeds 20] [--data-dir DIR]
 
-For each seed: verify's extreme case (20 MNIST rows, logits up to ~2,000), every CPU engine's
-fused loss and parameters after one fused SGD step against the float64 reference's eager loss
-and p - lr g.  Prints, per class and kind, the max over seeds of |a-e|/max|e|, the relative error
+For each seed and activation (sigmoid, relu): verify's extreme case (20 MNIST rows, logits up
+to ~2,000), every CPU engine's fused loss and parameters after one fused SGD step against the
+float64 reference's eager loss and p - lr g.  Prints, per class, kind and activation, the max
+over seeds of |a-e|/max|e|, the relative error
 of large elements (|e| >= max|e|/10) and the relative Frobenius error: the three numbers
 verify/tolerances.py writes beside the bounds (which are these x10).
 """
@@ -21,7 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reference_numpy.mnist import load_mnist  # noqa: E402
 from reference_numpy.networks import PARAM_NAMES  # noqa: E402
-from verify.checks.fused_extremes import LR, extreme_case, fused_step  # noqa: E402
+from verify.checks.fused_extremes import (  # noqa: E402
+    ACTIVATIONS,
+    LR,
+    extreme_case,
+    fused_step,
+)
 from verify.engines import engines_for, reference_engine  # noqa: E402
 
 
@@ -35,20 +41,21 @@ def main() -> int:
     worst: dict[tuple[str, str], np.ndarray] = {}
     for seed in range(args.seeds):
         p, xb, tb = extreme_case(x, t, np.random.default_rng([seed, 90]))
-        rnet = ref.make_net(p)
-        r_loss = ref.net_loss(rnet, xb, tb)
-        r_grad = ref.net_gradients(rnet, xb, tb, "backprop")
-        for eng in [ref, *engines]:
-            loss, new = fused_step(eng, p, xb, tb)
-            key = (eng.tolerance_class, "fused_loss")
-            worst[key] = np.maximum(worst.get(key, 0), _stats([loss], [r_loss]))
-            for k in PARAM_NAMES:
-                key = (eng.tolerance_class, "fused_params")
-                worst[key] = np.maximum(worst.get(key, 0),
-                                        _stats(new[k], p[k] - LR * r_grad[k]))
-    for (tclass, kind), v in sorted(worst.items()):
-        print(f"{tclass:12s} {kind:13s} |a-e|/max|e| {v[0]:.2g}  large-element rel {v[1]:.2g}  "
-              f"frob {v[2]:.2g}")
+        for act in ACTIVATIONS:
+            rnet = ref.make_net(p, activation=act)
+            r_loss = ref.net_loss(rnet, xb, tb)
+            r_grad = ref.net_gradients(rnet, xb, tb, "backprop")
+            for eng in [ref, *engines]:
+                loss, new = fused_step(eng, p, xb, tb, act)
+                key = (eng.tolerance_class, "fused_loss", act)
+                worst[key] = np.maximum(worst.get(key, 0), _stats([loss], [r_loss]))
+                for k in PARAM_NAMES:
+                    key = (eng.tolerance_class, "fused_params", act)
+                    worst[key] = np.maximum(worst.get(key, 0),
+                                            _stats(new[k], p[k] - LR * r_grad[k]))
+    for (tclass, kind, act), v in sorted(worst.items()):
+        print(f"{tclass:12s} {kind:13s} {act:8s} |a-e|/max|e| {v[0]:.2g}  "
+              f"large-element rel {v[1]:.2g}  frob {v[2]:.2g}")
     return 0
 
 

@@ -33,11 +33,15 @@ def extreme_case(x: np.ndarray, t: np.ndarray, rng: np.random.Generator
     return p, r32(x[s:s + ROWS].astype(np.float64)), t[s:s + ROWS]
 
 
-def fused_step(eng, p: dict[str, np.ndarray], xb: np.ndarray, tb: np.ndarray
-               ) -> tuple[float, dict[str, np.ndarray]]:
+#: The fused step's two activations (each its own backward: σ' = z(1 - z), relu' = [a > 0]).
+ACTIVATIONS = ("sigmoid", "relu")
+
+
+def fused_step(eng, p: dict[str, np.ndarray], xb: np.ndarray, tb: np.ndarray,
+               activation: str = "sigmoid") -> tuple[float, dict[str, np.ndarray]]:
     """The engine's fused loss at ``p`` and its parameters after one fused SGD step."""
     fp = eng.mod("fastpath")
-    net = eng.make_net(p)
+    net = eng.make_net(p, activation=activation)
     params = eng.params_to(p)
     xs = eng.to(xb)
     target = fp.fused_target(net, eng.to_labels(tb))
@@ -50,18 +54,21 @@ def observe(ctx: Context) -> list[Observation]:
     (x, t), _ = ctx.mnist[0]
     p, xb, tb = extreme_case(x, t, ctx.rng(90))
     ref = ctx.reference
-    rnet = ref.make_net(p)
-    r_loss = ref.net_loss(rnet, xb, tb)
-    r_grad = ref.net_gradients(rnet, xb, tb, "backprop")
-    r_new = {k: p[k] - LR * r_grad[k] for k in PARAM_NAMES}
     obs = []
-    for eng in [ref, *ctx.engines]:
-        loss, new = fused_step(eng, p, xb, tb)
-        obs.append(Observation("fused step at extreme logits: loss", GROUP, eng.name,
-                               eng.tolerance_class, "fused_loss", "logits up to ~2,000",
-                               np.array([loss]), np.array([r_loss])))
-        for k in PARAM_NAMES:
-            obs.append(Observation("fused step at extreme logits: parameters after the step",
-                                   GROUP, eng.name, eng.tolerance_class, "fused_params",
-                                   f"logits up to ~2,000, {k}", new[k], r_new[k]))
+    for act in ACTIVATIONS:
+        rnet = ref.make_net(p, activation=act)
+        r_loss = ref.net_loss(rnet, xb, tb)
+        r_grad = ref.net_gradients(rnet, xb, tb, "backprop")
+        r_new = {k: p[k] - LR * r_grad[k] for k in PARAM_NAMES}
+        for eng in [ref, *ctx.engines]:
+            loss, new = fused_step(eng, p, xb, tb, act)
+            obs.append(Observation("fused step at extreme logits: loss", GROUP, eng.name,
+                                   eng.tolerance_class, "fused_loss",
+                                   f"{act}, logits up to ~2,000", np.array([loss]),
+                                   np.array([r_loss])))
+            for k in PARAM_NAMES:
+                obs.append(Observation("fused step at extreme logits: parameters after the step",
+                                       GROUP, eng.name, eng.tolerance_class,
+                                       "fused_params" if act == "sigmoid" else "fused_params_relu",
+                                       f"{act}, logits up to ~2,000, {k}", new[k], r_new[k]))
     return obs
