@@ -213,6 +213,20 @@ def _simplenet(ctx: Context) -> list[Observation]:
         obs.append(Observation("SimpleNet(seed=s): W = N(0, 1) of shape (2, 3) from "
                                "default_rng(s)", GROUP, eng.name, "exact", "defaults", "W",
                                *_same_shape(eng.back(net.W), want)))
+    # TwoLayerNet(i, h, k, seed=s): the book's initialisation, W = 0.01·N(0, 1) (W1's draws,
+    # then W2's, from default_rng(s)), b = 0, in the engine's dtype.
+    i, h, k = 6, 4, 3
+    rng = np.random.default_rng(ctx.seed)
+    init = {"W1": 0.01 * rng.standard_normal((i, h)), "b1": np.zeros(h),
+            "W2": 0.01 * rng.standard_normal((h, k)), "b2": np.zeros(k)}
+    for eng in [ctx.reference, *ctx.engines]:
+        where = {} if eng.framework == "numpy" else {"device": eng.device}
+        net = eng.mod("networks").TwoLayerNet(i, h, k, seed=ctx.seed, dtype=eng.dtype, **where)
+        for name in PARAMS:
+            want = init[name].astype(eng.dtype).astype(np.float64)
+            obs.append(Observation("TwoLayerNet(i, h, k, seed=s): the book's initialisation",
+                                   GROUP, eng.name, "exact", "defaults", name,
+                                   *_same_shape(eng.back(net.params[name]), want)))
     return obs
 
 

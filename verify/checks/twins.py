@@ -4,7 +4,8 @@
   network on a params dict (float32 when W1 is float32, float64 otherwise, whether the dict
   holds NumPy arrays or tensors), with the same values and sharing no memory with the source.
 * ``TwoLayerNet.numpy_params()``: float64 copies, which the network's next in-place update
-  leaves as they were.
+  leaves as they were; and the parameters themselves require no grad (the optimizers update
+  them in place, outside autograd).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .context import Context
 GROUP = "training"
 FROM_NUMPY = "TwoLayerNet.from_numpy: the twin's dtype and values, no shared memory"
 COPY_CHECK = "TwoLayerNet.numpy_params() copies, unchanged by a later update"
+GRAD_CHECK = "TwoLayerNet's parameters: plain tensors (no autograd)"
 SIZES = (6, 4, 3)
 
 #: The facts a twin is judged by, in order.
@@ -98,10 +100,15 @@ def _numpy_params(eng, params: dict[str, np.ndarray]) -> list[Observation]:
     import torch
 
     net = eng.make_net(params)
+    # The optimizers update the parameters in place, outside autograd: none requires grad.
+    grad_flags = Observation(GRAD_CHECK, GROUP, eng.name, "exact", "twins",
+                             "requires_grad of " + ", ".join(PARAM_NAMES),
+                             np.array([getattr(net, k).requires_grad for k in PARAM_NAMES],
+                                      dtype=np.float64), np.zeros(len(PARAM_NAMES)))
     want = {k: eng.back(getattr(net, k)) for k in PARAM_NAMES}
     copies = net.numpy_params()
     with torch.no_grad():
         for p in net.params.values():
             p.sub_(1.0)
-    return [Observation(COPY_CHECK, GROUP, eng.name, "exact", "twins", k, copies[k], want[k])
-            for k in PARAM_NAMES]
+    return [grad_flags, *(Observation(COPY_CHECK, GROUP, eng.name, "exact", "twins", k,
+                                      copies[k], want[k]) for k in PARAM_NAMES)]
