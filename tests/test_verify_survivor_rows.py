@@ -1,7 +1,8 @@
-"""The rows added for the a840fa7 sample's survivors (docs/mutants.md), each shown to fail on
-the mutant it was added for, and only where it should: the mutant is planted as generated (the
-function's source with one change), the group named is run, and the failing rows are exactly
-the expected check for the engines whose code holds the mutant."""
+"""The rows added for the generated samples' survivors (docs/mutants.md: seed 0 judged at
+a840fa7, seed 1 at caba43a), each shown to fail on the mutant it was added for, and only where
+it should: the mutant is planted as generated (the function's or method's source with one
+change; a class attribute or a default set), the group named is run, and the failing rows are
+exactly the expected check for the engines whose code holds the mutant."""
 
 from __future__ import annotations
 
@@ -39,6 +40,16 @@ STEP = "numerical_diff's too-small-h warning"
 INFO = "information content log 1/p (nats, and bits)"
 ENTROPY = "entropy as the expected information content E_p[log 1/p]"
 LOADER = "download_mnist from a mirror (a loopback server)"
+ORDER_FIT = "convergence_order's fit over its default steps"
+FUSED_PARAMS = "fused step at extreme logits: parameters after the step"
+SIMPLENET_DEFAULT = "SimpleNet(seed=s): W = N(0, 1) of shape (2, 3) from default_rng(s)"
+INIT_DEFAULT = "TwoLayerNet(i, h, k, seed=s): the book's initialisation"
+COPIES = "TwoLayerNet.numpy_params() copies, unchanged by a later update"
+FROM_NUMPY = "TwoLayerNet.from_numpy: the twin's dtype and values, no shared memory"
+NO_GRAD = "TwoLayerNet's parameters: plain tensors (no autograd)"
+EVALLOG = "train(log=...): the notes' line at each evaluation"
+BITS = "entropy, cross-entropy and KL divergence in bits (base 2)"
+PLAN = "TrainPlan's draws as documented (SeedSequence streams 0, 1, 2)"
 
 SURVIVORS = {
     "auto never picks the fused step (numpy fastpath.py:70)": Survivor(
@@ -71,6 +82,43 @@ SURVIVORS = {
     "information content in the wrong sign (torch)": Survivor(
         "reference_torch.information", "information_content", "return -torch.log(",
         "return torch.log(", "concepts", ((INFO, "torch"), (ENTROPY, "torch"))),
+    # The seed-1 sample's.
+    "convergence_order's default steps from 0.1001 (numpy gradient.py:297)": Survivor(
+        "reference_numpy.gradient", "convergence_order", "np.geomspace(1e-1, 1e-3, 9)",
+        "np.geomspace(0.1001, 1e-3, 9)", "seeds", ((ORDER_FIT, REFERENCE),)),
+    "blocks of no pairs in the batched W2 gradient (torch networks.py:489)": Survivor(
+        "reference_torch.networks", "TwoLayerNet.numerical_gradient_fast",
+        "per = max(1, chunk // (2 * k_out * n * k_out))",
+        "per = max(0, chunk // (2 * k_out * n * k_out))", "gradients",
+        (("gradients checks run to the end", ""),)),
+    "the fused relu derivative [a1 > 1] (numpy fastpath.py:139)": Survivor(
+        "reference_numpy.fastpath", "fused_sgd_step", "da1 *= z1 > 0", "da1 *= z1 > 1",
+        "gradients", ((FUSED_PARAMS, "numpy"),)),
+    "SimpleNet's default W of shape (3, 3) (torch networks.py:72)": Survivor(
+        "reference_torch.networks", "SimpleNet.__init__", "standard_normal((2, 3))",
+        "standard_normal((3, 3))", "gradients", ((SIMPLENET_DEFAULT, "torch/float64"),)),
+    "TwoLayerNet's default weight_init_std 0.01001 (numpy networks.py:152)": Survivor(
+        "reference_numpy.networks", "TwoLayerNet.__init__", "weight_init_std: float = 0.01,",
+        "weight_init_std: float = 0.01001,", "gradients", ((INIT_DEFAULT, "numpy"),)),
+    "numpy_params shares memory (torch networks.py:229)": Survivor(
+        "reference_torch.networks", "TwoLayerNet.numpy_params", "copy=True", "copy=False",
+        "training", ((COPIES, "torch/float64"),)),
+    "from_numpy's dtype of a params dict never set (torch networks.py:222)": Survivor(
+        "reference_torch.networks", "TwoLayerNet.from_numpy",
+        "single = w1.dtype == (torch.float32 if isinstance(w1, torch.Tensor) else np.float32)",
+        "pass", "training", ((FROM_NUMPY, "torch"),)),
+    "parameters that require grad (torch networks.py:177)": Survivor(
+        "reference_torch.networks", "TwoLayerNet.__init__", "requires_grad=False))",
+        "requires_grad=True))", "training", ((NO_GRAD, "torch"),)),
+    "the fused loop writes no evaluation line (torch fastpath.py:208)": Survivor(
+        "reference_torch.fastpath", "run_fused", "run.log_eval(*points[-1])", "pass",
+        "training", ((EVALLOG, "torch"),)),
+    "entropy's log base inverted (torch information.py:111)": Survivor(
+        "reference_torch.information", "entropy", "torch.sum(terms, dim=-1) * _log_scale(base)",
+        "torch.sum(terms, dim=-1) / _log_scale(base)", "concepts", ((BITS, "torch"),)),
+    "dropout drawn from stream 3 (numpy plan.py:219)": Survivor(
+        "reference_numpy.plan", "TrainPlan.dropout_uniforms", "self._seed_seq(2, i)",
+        "self._seed_seq(3, i)", "regimes", ((PLAN, "TrainPlan (both engines)"),)),
     "torchvision_arrays does not download by default": Survivor(
         "reference_torch.mnist", "torchvision_arrays", "download: bool = True",
         "download: bool = False", "data",
@@ -100,3 +148,27 @@ def test_the_row_added_for_a_survivor_kills_it_and_nothing_else_fails(engines, m
     plant(monkeypatch, s.module, s.func, s.old, s.new)
     failed = {r.name for r in run_groups(ctx, [s.group]) if not r.passed}
     assert failed == _expected(engines, s.fails)
+
+
+def test_a_capturable_flag_turned_off_fails_its_row(engines, mnist_dir, monkeypatch):
+    """Nesterov's ``capturable = True`` -> False (torch optimizers.py:188): its graph rows
+    vanish without a word, and the flags' row fails."""
+    from reference_torch.optimizers import Nesterov
+
+    monkeypatch.setattr(Nesterov, "capturable", False)
+    ctx = Context(engines=engines, seed=0, iters=40, quick=True, data_dir=str(mnist_dir))
+    failed = {r.name for r in run_groups(ctx, ["regimes"]) if not r.passed}
+    assert failed == _expected(engines, (("the optimizers mode 'graph' captures", "torch"),))
+
+
+def test_early_stoppings_default_min_delta_changed_fails_its_row(engines, mnist_dir,
+                                                                  monkeypatch):
+    """EarlyStopping's ``min_delta: float = 0.0`` -> 1.0 (numpy runrules.py:67; torch's is the
+    same class): the defaults' row fails in every engine."""
+    from reference_numpy.runrules import EarlyStopping
+
+    monkeypatch.setattr(EarlyStopping.__init__, "__defaults__", (3, 1.0))
+    ctx = Context(engines=engines, seed=0, iters=40, quick=True, data_dir=str(mnist_dir))
+    failed = {r.name for r in run_groups(ctx, ["regimes"]) if not r.passed}
+    assert failed == _expected(engines, (("EarlyStopping() defaults", "numpy"),
+                                         ("EarlyStopping() defaults", "torch")))
