@@ -200,6 +200,13 @@ def _simplenet(ctx: Context) -> list[Observation]:
         obs.append(Observation("SimpleNet backprop vs central differences", GROUP,
                                ctx.reference.name, "float64", "numerical_delta",
                                f"point {j}", r_bp, r_num))
+        # Its batched form perturbs copies of W by the same h: the loop's numbers.
+        for eng in [ctx.reference] + [e for e in ctx.engines if e.dtype == "float64"]:
+            net = eng.mod("networks").SimpleNet(W=eng.to(w))
+            obs.append(Observation("SimpleNet.numerical_gradient_fast vs its element loop",
+                                   GROUP, eng.name, "float64", "printed", f"point {j}",
+                                   np.asarray(eng.back(net.numerical_gradient_fast(
+                                       eng.to(x), eng.to(t))), dtype=np.float64), r_num))
         for eng in [e for e in ctx.engines if e.dtype == "float64"]:  # SimpleNet is float64
             net = eng.mod("networks").SimpleNet(W=eng.to(w))
             g = eng.back(net.gradient(eng.to(x), eng.to(t)))

@@ -61,11 +61,13 @@ def _one_sided(method: str, i: int, h: float = 1e-4) -> float:
     return (fs - fx) / h if method == "forward" else (fx - fs) / h
 
 
-def _gd(e, lr=None):
-    """gradient_descent of function_2 from (-3, 4): at ``lr`` for 100 steps, else the defaults."""
+def _gd(e, lr=None, path=False):
+    """gradient_descent of function_2 from (-3, 4): at ``lr`` for 100 steps, else the defaults;
+    the point reached, or with ``path`` the points before each step (the notes plot them)."""
     kw = {} if lr is None else {"lr": lr, "step_num": 100}
-    x, _ = e.fn("gradient", "gradient_descent")(function_2, e.to(np.array([-3.0, 4.0])), **kw)
-    return e.back(x)
+    x, points = e.fn("gradient", "gradient_descent")(function_2, e.to(np.array([-3.0, 4.0])),
+                                                      **kw)
+    return e.back(points if path else x)
 
 
 #: (label, function of an engine, kind, value of the formula computed here in float64): what
@@ -83,6 +85,10 @@ FORMULAS = [
     # -3·0.98^100 to 8 digits.
     ("gradient descent x0, the defaults (lr 0.01, 100 steps)", lambda e: _gd(e)[0], "printed8",
      -3 * 0.98**100),
+    # The path the notes plot: the point before step i is 0.98^i·(-3, 4), to the same bound.
+    ("gradient descent's path, the defaults: 0.98^i·(-3, 4) before step i",
+     lambda e: _gd(e, path=True), "printed8",
+     np.array([-3.0, 4.0]) * 0.98 ** np.arange(100)[:, None]),
 ]
 
 
@@ -112,7 +118,8 @@ def observe(ctx: Context) -> list[Observation]:
         for label, fn, kind, value in FORMULAS:
             obs.append(Observation("the notes' formulas, computed here in float64", GROUP,
                                    eng.name, "float64", kind, label,
-                                   np.atleast_1d(float(fn(eng))), np.array([value])))
+                                   np.atleast_1d(np.asarray(fn(eng), dtype=np.float64)),
+                                   np.atleast_1d(value)))
         conv = eng.fn("gradient", "convergence_order")
         for method, order in (("forward", 1.0), ("backward", 1.0), ("central", 2.0)):
             for fname, f, df, x in (("exp at 1", np.exp, np.exp, 1.0),
