@@ -86,7 +86,10 @@ SURVIVORS = {
     "convergence_order's default steps from 0.1001 (numpy gradient.py:297)": Survivor(
         "reference_numpy.gradient", "convergence_order", "np.geomspace(1e-1, 1e-3, 9)",
         "np.geomspace(0.1001, 1e-3, 9)", "seeds", ((ORDER_FIT, REFERENCE),)),
-    "blocks of no pairs in the batched W2 gradient (torch networks.py:489)": Survivor(
+    # Planted beside the sample's own mutant at torch networks.py:490 (hidden + 1 -> hidden + 0,
+    # which leaves b2's row of a torch.empty unwritten: what that fails depends on what the
+    # allocator hands back, so it is not a test's plant).
+    "blocks of no pairs in the batched W2 gradient (beside torch networks.py:490)": Survivor(
         "reference_torch.networks", "TwoLayerNet.numerical_gradient_fast",
         "per = max(1, chunk // (2 * k_out * n * k_out))",
         "per = max(0, chunk // (2 * k_out * n * k_out))", "gradients",
@@ -119,6 +122,13 @@ SURVIVORS = {
     "dropout drawn from stream 3 (numpy plan.py:219)": Survivor(
         "reference_numpy.plan", "TrainPlan.dropout_uniforms", "self._seed_seq(2, i)",
         "self._seed_seq(3, i)", "regimes", ((PLAN, "TrainPlan (both engines)"),)),
+    "SimpleNet.numerical_gradient_fast returns its function (numpy networks.py:116)": Survivor(
+        "reference_numpy.networks", "SimpleNet.numerical_gradient_fast",
+        "return numerical_gradient_fast(\n", "return (lambda f, w: f)(\n", "gradients",
+        (("gradients checks run to the end", ""),)),
+    "gradient_descent's path left unwritten (torch gradient.py:344)": Survivor(
+        "reference_torch.gradient", "gradient_descent", "path[i] = x", "pass", "seeds",
+        ((FORMULAS, "torch/float64"),)),
     "torchvision_arrays does not download by default": Survivor(
         "reference_torch.mnist", "torchvision_arrays", "download: bool = True",
         "download: bool = False", "data",
