@@ -35,6 +35,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ from torch.nn.parallel import DistributedDataParallel
 from reference_numpy.networks import PARAM_NAMES
 
 from ._safeio import load_npz
-from ._validate import atomic_write
+from ._validate import atomic_write, check_positive
 from .device import precision_guard, resolve_device, resolve_dtype
 from .networks import TwoLayerNet
 from .optimizers import OPTIMIZERS, SGD, Optimizer
@@ -262,7 +263,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _spawned(rank: int, world: int, port: int, out: str, args: tuple, kwargs: dict) -> None:
+#: Seconds spawn_local's ranks wait for each other (the rendezvous and every collective), so a
+#: rank that cannot reach its peers fails instead of waiting gloo's default 30 minutes.
+#: Importing torch in a fresh process takes a few seconds; this leaves a loaded machine room.
+RENDEZVOUS_TIMEOUT_S = 120
+
+
+def _spawned(rank: int, world: int, port: int, timeout: float, out: str, args: tuple,
+             kwargs: dict) -> None:
     os.environ.update(
         {
             "MASTER_ADDR": "127.0.0.1",
@@ -273,7 +281,8 @@ def _spawned(rank: int, world: int, port: int, out: str, args: tuple, kwargs: di
         }
     )
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    dist.init_process_group("gloo", rank=rank, world_size=world,
+                            timeout=timedelta(seconds=timeout))
     try:
         result = run_ddp(*args, **kwargs)
         if rank == 0:
@@ -293,10 +302,12 @@ def spawn_local(
     out: str | os.PathLike[str],
     *,
     world_size: int = 2,
+    timeout: float = RENDEZVOUS_TIMEOUT_S,
     **kwargs: Any,
 ) -> dict[str, np.ndarray]:
     """Run :func:`run_ddp` in ``world_size`` local CPU processes over gloo and return rank 0's
-    result as read back from ``out`` (params W1…b2, ``losses``, ``world_size``).
+    result as read back from ``out`` (params W1…b2, ``losses``, ``world_size``).  ``timeout``:
+    seconds the ranks wait for each other (rendezvous and collectives) before a rank raises.
 
     A convenience for tests and notebooks (torchrun is the way to start a real job); x and t
     are pickled to each process, so pass NumPy arrays of a modest size."""
@@ -304,10 +315,11 @@ def spawn_local(
 
     if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
         raise ValueError(f"world_size: expected a positive int, got {world_size!r}")
+    timeout = check_positive(timeout, "timeout")
     out = os.fspath(out)
     mp.spawn(
         _spawned,
-        args=(world_size, free_port(), out, (plan, x, t), kwargs),
+        args=(world_size, free_port(), timeout, out, (plan, x, t), kwargs),
         nprocs=world_size,
         join=True,
     )

@@ -92,6 +92,21 @@ def test_two_gloo_ranks_equal_single_process(small, tmp_path: Path) -> None:
     assert np.max(np.abs(got["W1"] - plan.initial_params()["W1"])) > 1e-4
 
 
+def test_ranks_that_cannot_meet_fail_after_the_timeout(small, tmp_path: Path,
+                                                       monkeypatch) -> None:
+    """A rendezvous port nobody listens on (free_port's bind dropped, a generated mutant,
+    returns 0): the ranks raise after ``timeout`` seconds, not gloo's default 30 minutes."""
+    x, t = small
+    plan = rn.TrainPlan(train_size=len(x), batch_size=8, iters_num=2, hidden_size=5)
+    monkeypatch.setattr(rd, "free_port", lambda: 0)
+    # (Without the timeout reaching the ranks this test would wait the default 30 minutes.)
+    with pytest.raises(Exception, match="Timed out"):
+        rd.spawn_local(plan, x, t, tmp_path / "ddp.npz", timeout=2)
+    assert not (tmp_path / "ddp.npz").exists()
+    with pytest.raises(ValueError, match="timeout"):
+        rd.spawn_local(plan, x, t, tmp_path / "ddp.npz", timeout=0)
+
+
 def test_torchrun_cli_writes_params(tmp_path: Path) -> None:
     """The documented launch: torchrun, 2 processes, gloo, rendezvous on 127.0.0.1."""
     out = tmp_path / "params.npz"
