@@ -49,8 +49,9 @@ def test_every_regime_passes_on_the_references(engines, mnist_dir):
     # dropout's test-time logits); per plain-SGD regime, the fast path's curve and accuracy rows
     # (+ early stopping's) for the reference's engine and each candidate
     # (fused), and per regime whose optimizer can be captured, the uncaptured graph loop's for
-    # each torch candidate; holdout_split's row for every engine, the reference's included; and
-    # the capturable flags' row for each torch candidate
+    # each torch candidate; holdout_split's and EarlyStopping()'s defaults' rows for every
+    # engine, the reference's included; the capturable flags' row for each torch candidate; and
+    # the plan's draws' one row
     def rows(r):
         return 2 + (r.early_stopping is not None)
 
@@ -58,7 +59,7 @@ def test_every_regime_passes_on_the_references(engines, mnist_dir):
     graph = sum(rows(r) for r in regimes.REGIMES if r.optimizer != "adam")
     n_torch = sum(e.framework == "torch" for e in engines)
     assert len(results) == len(engines) * (3 * len(regimes.REGIMES) + 2) + (
-        len(engines) + 1) * fused + n_torch * graph + len(engines) + 1 + n_torch
+        len(engines) + 1) * fused + n_torch * graph + 2 * (len(engines) + 1) + n_torch + 1
     assert sum(r.name.startswith(holdout.CHECK) for r in results) == len(engines) + 1
     assert sum("train's default: fused" in r.name for r in results) == (len(engines) + 1) * fused
     assert sum(regimes.GRAPH_UNCAPTURED in r.name for r in results) == n_torch * graph
