@@ -94,3 +94,17 @@ def test_a_torchrun_job_that_raises_names_the_ranks_exception(ctx, monkeypatch):
     assert isinstance(why, str)
     assert why.endswith(f"ValueError: x: the plan expects {vd.ROWS} training rows, "
                         f"got {vd.ROWS + 1}"), why
+
+
+@pytest.mark.parametrize("how", ["NNPARITY_DATA_DIR", "data_dir"])
+def test_torchrun_reads_a_relative_data_folder_from_where_verify_runs(ctx, mnist_dir, monkeypatch,
+                                                                      tmp_path, how):
+    """CI sets NNPARITY_DATA_DIR=../shared/data/mnist; the job runs in a temporary folder, where
+    that path means nothing, so the folder is made absolute first."""
+    import os
+
+    monkeypatch.chdir(mnist_dir.parent)
+    relative = os.path.relpath(mnist_dir)
+    monkeypatch.setenv("NNPARITY_DATA_DIR", relative if how == "NNPARITY_DATA_DIR" else "")
+    got = vd.torchrun_run(vd.plan_for(ctx), relative if how == "data_dir" else None)
+    assert isinstance(got, dict), got

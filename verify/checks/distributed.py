@@ -83,6 +83,13 @@ def torchrun_run(plan, data_dir: str | None) -> dict[str, np.ndarray] | str:
     root = str(Path(reference_torch.__file__).resolve().parent.parent)
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    # The job runs in a temporary folder: a relative data folder (CI's NNPARITY_DATA_DIR is
+    # ../shared/data/mnist) means the one relative to where verify runs.
+    for var in ("NNPARITY_DATA_DIR", "NNPARITY_CACHE_DIR"):
+        if env.get(var):
+            env[var] = str(Path(env[var]).expanduser().resolve())
+    if data_dir is not None:
+        data_dir = str(Path(data_dir).expanduser().resolve())
     with tempfile.TemporaryDirectory(prefix="nnparity-torchrun-") as d:
         plan_file, out = Path(d) / "plan.npz", Path(d) / "ddp.npz"
         plan.save(plan_file)
