@@ -82,3 +82,12 @@ def r32(a: object) -> object:
     if arr.dtype.kind != "f":
         return a
     return arr.astype(np.float32).astype(np.float64)
+
+
+def book_init(rng: np.random.Generator, sizes: tuple[int, int, int],
+              std: float) -> dict[str, np.ndarray]:
+    """The book's initialisation, computed here: W = std·N(0, 1) (W1's draws, then W2's, from
+    ``rng``), b = 0, float64: what ``init_params`` and a TrainPlan's stream 0 must give."""
+    i, h, k = sizes
+    return {"W1": std * rng.standard_normal((i, h)), "b1": np.zeros(h),
+            "W2": std * rng.standard_normal((h, k)), "b2": np.zeros(k)}

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..observe import Observation
 from .context import Context
+from .regimes import GRAPH_UNCAPTURED
 
 GROUP = "training"
 CHECK = "train(log=...): the notes' line at each evaluation"
@@ -31,7 +32,7 @@ def modes(eng) -> list[str]:
     if default != "eager":
         out.append(default)
     if eng.framework == "torch" and "graph" not in out:
-        out.append("graph, uncaptured")
+        out.append(GRAPH_UNCAPTURED)
     return out
 
 
@@ -50,7 +51,7 @@ def observe(ctx: Context) -> list[Observation]:
             args = (net, eng.to(x), eng.to_labels(t), eng.to(xt), eng.to_labels(tt), plan)
             kw = dict(learning_rate=LR, progress=False, log=stream)
             training = eng.mod("training")
-            if mode == "graph, uncaptured":
+            if mode == GRAPH_UNCAPTURED:
                 with eng.mod("fastpath").uncaptured_graph_loop():
                     hist = training.train(*args, mode="graph", **kw)
             else:

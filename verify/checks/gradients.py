@@ -16,7 +16,7 @@ from reference_numpy.networks import PARAM_NAMES as PARAMS
 
 from ..observe import Observation
 from . import accuracy, fused_extremes
-from .context import Context, r32
+from .context import Context, book_init, r32
 
 GROUP = "gradients"
 
@@ -234,9 +234,7 @@ def _simplenet(ctx: Context) -> list[Observation]:
     # TwoLayerNet(i, h, k, seed=s): the book's initialisation, W = 0.01·N(0, 1) (W1's draws,
     # then W2's, from default_rng(s)), b = 0, in the engine's dtype.
     i, h, k = 6, 4, 3
-    rng = np.random.default_rng(ctx.seed)
-    init = {"W1": 0.01 * rng.standard_normal((i, h)), "b1": np.zeros(h),
-            "W2": 0.01 * rng.standard_normal((h, k)), "b2": np.zeros(k)}
+    init = book_init(np.random.default_rng(ctx.seed), (i, h, k), 0.01)
     for eng in [ctx.reference, *ctx.engines]:
         where = {} if eng.framework == "numpy" else {"device": eng.device}
         net = eng.mod("networks").TwoLayerNet(i, h, k, seed=ctx.seed, dtype=eng.dtype, **where)

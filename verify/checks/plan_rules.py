@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from ..observe import Observation
-from .context import Context
+from .context import Context, book_init
 
 GROUP = "regimes"
 CHECK = "TrainPlan's draws as documented (SeedSequence streams 0, 1, 2)"
@@ -25,13 +25,6 @@ N, B, ITERS, SIZES, STD, RATIO = 50, 8, 9, (6, 5, 3), 0.3, 0.4
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, *key]))
-
-
-def _weights(seed: int) -> dict[str, np.ndarray]:
-    rng = _rng(seed, 0)
-    i, h, k = SIZES
-    return {"W1": STD * rng.standard_normal((i, h)), "b1": np.zeros(h),
-            "W2": STD * rng.standard_normal((h, k)), "b2": np.zeros(k)}
 
 
 def _shuffled(seed: int) -> np.ndarray:
@@ -52,7 +45,7 @@ def observe(ctx: Context) -> list[Observation]:
     kw = dict(seed=seed, input_size=i, hidden_size=h, output_size=k, weight_init_std=STD)
     plans = {s: TrainPlan(N, B, ITERS, sampling=s, dropout_ratio=RATIO, **kw)
              for s in ("replacement", "shuffle")}
-    want_w = _weights(seed)
+    want_w = book_init(_rng(seed, 0), SIZES, STD)
     cases: list[tuple[str, np.ndarray, np.ndarray]] = []
     for name in want_w:
         cases.append((f"initial {name}", plans["replacement"].initial_params()[name],
